@@ -1,0 +1,27 @@
+#include "resources/migrate.hpp"
+#include "tests/support/scratch_db.hpp"
+
+#include <doctest/doctest.h>
+
+using namespace tasker;
+
+TEST_CASE("migrations apply once and a second run applies nothing") {
+  testing::scratch_db db{false};
+  auto conn = db.connect();
+  CHECK_FALSE(resources::is_migrated(conn));
+  auto first = resources::apply_migrations(conn);
+  CHECK(first.size() == resources::migrations().size());
+  CHECK(resources::is_migrated(conn));
+  auto second = resources::apply_migrations(conn);
+  CHECK(second.empty());
+  pqxx::read_transaction tx{conn};
+  auto n = tx.exec1("SELECT count(*) FROM tasker_schema_migrations")[0].as<std::size_t>();
+  CHECK(n == resources::migrations().size());
+}
+
+TEST_CASE("migrations are ordered by file name") {
+  auto ms = resources::migrations();
+  REQUIRE_FALSE(ms.empty());
+  for (std::size_t i = 1; i < ms.size(); ++i)
+    CHECK(ms[i - 1].name < ms[i].name);
+}

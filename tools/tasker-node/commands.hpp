@@ -1,0 +1,17 @@
+#pragma once
+/// The subcommands of `tasker-node`; each registers itself on the CLI app and
+/// sets `run` to the function main() calls when that subcommand was chosen.
+
+#include <CLI/CLI.hpp>
+
+#include <functional>
+
+namespace tasker::tools {
+
+/// What main() runs once parsing succeeded; returns the process exit code.
+using command_fn = std::function<int()>;
+
+/// `tasker-node migrate`: applies the schema migrations.
+void add_migrate_command(CLI::App& app, command_fn& run);
+
+} // namespace tasker::tools
