@@ -1,0 +1,247 @@
+#include "messaging/queue_client.hpp"
+
+#include "messaging/identifier.hpp"
+#include "messaging/queue_sql.hpp"
+
+#include <stdexcept>
+
+namespace tasker::messaging {
+
+namespace {
+
+using detail::ensure_prepared;
+using detail::pg_array_literal;
+using detail::queue_statement;
+namespace sql = detail::queue_sql;
+
+std::string checked_queue(std::string_view queue) {
+  return validated_identifier("queue name", queue);
+}
+
+void check_non_negative(const std::string& queue, const char* what, long long value) {
+  if (value < 0)
+    throw std::invalid_argument("queue '" + queue + "': " + what + " must be non-negative, got " +
+                                std::to_string(value));
+}
+
+// Prepares lazily on the transaction's own connection, so callers never have
+// to remember which connections have seen the statements.
+template <class... Args>
+pqxx::result exec(pqxx::transaction_base& tx, const queue_statement& stmt, Args&&... args) {
+  ensure_prepared(tx.conn(), stmt);
+  return tx.exec_prepared(stmt.name, std::forward<Args>(args)...);
+}
+
+std::vector<std::int64_t> ids_of(const pqxx::result& r) {
+  std::vector<std::int64_t> out;
+  out.reserve(r.size());
+  for (const auto& row : r)
+    out.push_back(row[0].as<std::int64_t>());
+  return out;
+}
+
+// jsonb always holds valid JSON, but not always JSON nlohmann can hold (a
+// number beyond double range), so parsing never throws: the body is marked
+// discarded and its text kept for the consumer to report.
+nlohmann::json parse_field(const pqxx::field& f, std::string* raw_on_failure) {
+  if (f.is_null())
+    return nullptr;
+  auto parsed = nlohmann::json::parse(f.c_str(), nullptr, /*allow_exceptions=*/false);
+  if (parsed.is_discarded() && raw_on_failure != nullptr)
+    *raw_on_failure = f.c_str();
+  return parsed;
+}
+
+void check_reason(const std::string& queue, std::int64_t msg_id, std::string_view reason) {
+  if (reason.empty())
+    throw std::invalid_argument("queue '" + queue + "': archiving message " +
+                                std::to_string(msg_id) + " needs a reason");
+}
+
+std::string text_of(const pqxx::field& f) {
+  return f.is_null() ? std::string{} : f.c_str();
+}
+
+std::string serialize(const std::string& queue, const nlohmann::json& message) {
+  try {
+    return message.dump();
+  } catch (const nlohmann::json::exception& e) {
+    throw std::invalid_argument("queue '" + queue +
+                                "': message cannot be serialized to JSON: " + e.what());
+  }
+}
+
+queue_metrics metrics_of(const pqxx::row& row) {
+  queue_metrics m;
+  m.queue_name = row[0].c_str();
+  m.queue_length = row[1].as<std::int64_t>();
+  m.visible_length = row[2].as<std::int64_t>();
+  m.oldest_msg_age_seconds = row[3].as<double>(0.0);
+  m.newest_msg_age_seconds = row[4].as<double>(0.0);
+  m.total_messages_sent = row[5].as<std::int64_t>();
+  return m;
+}
+
+} // namespace
+
+std::string notify_channel(std::string_view queue) {
+  return "tasker_mq_" + checked_queue(queue);
+}
+
+void prepare_queue_statements(pqxx::connection_base& conn) {
+  for (const auto* stmt : sql::all())
+    ensure_prepared(conn, *stmt);
+}
+
+// -- queue lifecycle --------------------------------------------------------
+
+void queue_client::create_queue(pqxx::transaction_base& tx, std::string_view queue) {
+  exec(tx, sql::create_queue, checked_queue(queue));
+}
+
+bool queue_client::drop_queue(pqxx::transaction_base& tx, std::string_view queue) {
+  return exec(tx, sql::drop_queue, checked_queue(queue))[0][0].as<bool>();
+}
+
+std::vector<queue_info> queue_client::list_queues(pqxx::transaction_base& tx) {
+  std::vector<queue_info> out;
+  for (const auto& row : exec(tx, sql::list_queues))
+    out.push_back(queue_info{row[0].c_str(), row[1].c_str()});
+  return out;
+}
+
+// -- producing --------------------------------------------------------------
+
+std::int64_t queue_client::send(pqxx::transaction_base& tx, std::string_view queue,
+                                const nlohmann::json& message, int delay_seconds) {
+  auto name = checked_queue(queue);
+  check_non_negative(name, "delay_seconds", delay_seconds);
+  auto body = serialize(name, message);
+  return exec(tx, sql::send, name, body, delay_seconds)[0][0].as<std::int64_t>();
+}
+
+std::vector<std::int64_t> queue_client::send_batch(pqxx::transaction_base& tx,
+                                                   std::string_view queue,
+                                                   const std::vector<nlohmann::json>& messages,
+                                                   int delay_seconds) {
+  auto name = checked_queue(queue);
+  check_non_negative(name, "delay_seconds", delay_seconds);
+  if (messages.empty())
+    return {};
+  std::vector<std::string> bodies;
+  bodies.reserve(messages.size());
+  for (const auto& m : messages)
+    bodies.push_back(serialize(name, m));
+  return ids_of(exec(tx, sql::send_batch, name, pg_array_literal(bodies), delay_seconds));
+}
+
+// -- consuming --------------------------------------------------------------
+
+std::vector<queue_message> queue_client::read(pqxx::transaction_base& tx, std::string_view queue,
+                                              int vt_seconds, int qty) {
+  auto name = checked_queue(queue);
+  check_non_negative(name, "vt_seconds", vt_seconds);
+  check_non_negative(name, "qty", qty);
+  std::vector<queue_message> out;
+  if (qty == 0)
+    return out;
+  auto r = exec(tx, sql::read, name, vt_seconds, qty);
+  out.reserve(r.size());
+  for (const auto& row : r) {
+    queue_message m;
+    m.msg_id = row[0].as<std::int64_t>();
+    m.read_ct = row[1].as<std::int32_t>();
+    m.enqueued_at = text_of(row[2]);
+    m.vt = text_of(row[3]);
+    m.message = parse_field(row[4], &m.raw_message);
+    m.headers = parse_field(row[5], nullptr);
+    out.push_back(std::move(m));
+  }
+  return out;
+}
+
+std::vector<std::int64_t> queue_client::remove(pqxx::transaction_base& tx, std::string_view queue,
+                                               const std::vector<std::int64_t>& msg_ids) {
+  auto name = checked_queue(queue);
+  if (msg_ids.empty())
+    return {};
+  return ids_of(exec(tx, sql::remove, name, pg_array_literal(msg_ids)));
+}
+
+std::vector<std::int64_t> queue_client::archive(pqxx::transaction_base& tx, std::string_view queue,
+                                                const std::vector<std::int64_t>& msg_ids,
+                                                std::string_view reason) {
+  auto name = checked_queue(queue);
+  if (msg_ids.empty())
+    return {};
+  check_reason(name, msg_ids.front(), reason);
+  return ids_of(exec(tx, sql::archive, name, pg_array_literal(msg_ids), std::string{reason}));
+}
+
+std::vector<std::int64_t> queue_client::archive(pqxx::transaction_base& tx, std::string_view queue,
+                                                const std::vector<archive_entry>& entries) {
+  auto name = checked_queue(queue);
+  if (entries.empty())
+    return {};
+  std::vector<std::int64_t> ids;
+  std::vector<std::string> reasons;
+  ids.reserve(entries.size());
+  reasons.reserve(entries.size());
+  for (const auto& e : entries) {
+    check_reason(name, e.msg_id, e.reason);
+    ids.push_back(e.msg_id);
+    reasons.push_back(e.reason);
+  }
+  return ids_of(
+      exec(tx, sql::archive_each, name, pg_array_literal(ids), pg_array_literal(reasons)));
+}
+
+bool queue_client::set_vt(pqxx::transaction_base& tx, std::string_view queue, std::int64_t msg_id,
+                          int vt_seconds) {
+  auto name = checked_queue(queue);
+  check_non_negative(name, "vt_seconds", vt_seconds);
+  return !exec(tx, sql::set_vt, name, msg_id, vt_seconds).empty();
+}
+
+// -- inspection and dead letters --------------------------------------------
+
+queue_metrics queue_client::metrics(pqxx::transaction_base& tx, std::string_view queue) {
+  return metrics_of(exec(tx, sql::metrics, checked_queue(queue))[0]);
+}
+
+std::vector<queue_metrics> queue_client::metrics_all(pqxx::transaction_base& tx) {
+  std::vector<queue_metrics> out;
+  for (const auto& row : exec(tx, sql::metrics_all))
+    out.push_back(metrics_of(row));
+  return out;
+}
+
+std::vector<archived_message> queue_client::list_archived(pqxx::transaction_base& tx,
+                                                          std::string_view queue, int limit) {
+  auto name = checked_queue(queue);
+  check_non_negative(name, "limit", limit);
+  std::vector<archived_message> out;
+  for (const auto& row : exec(tx, sql::list_archived, name, limit)) {
+    archived_message m;
+    m.msg_id = row[0].as<std::int64_t>();
+    m.read_ct = row[1].as<std::int32_t>();
+    m.enqueued_at = text_of(row[2]);
+    m.vt = text_of(row[3]);
+    m.message = parse_field(row[4], &m.raw_message);
+    m.headers = parse_field(row[5], nullptr);
+    m.archived_at = text_of(row[6]);
+    m.reason = text_of(row[7]);
+    out.push_back(std::move(m));
+  }
+  return out;
+}
+
+std::vector<std::int64_t> queue_client::redrive(pqxx::transaction_base& tx, std::string_view queue,
+                                                const std::vector<std::int64_t>& msg_ids) {
+  auto name = checked_queue(queue);
+  if (msg_ids.empty())
+    return {};
+  return ids_of(exec(tx, sql::redrive, name, pg_array_literal(msg_ids)));
+}
+
+} // namespace tasker::messaging

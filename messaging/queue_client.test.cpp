@@ -1,0 +1,214 @@
+#include "messaging/queue_client.hpp"
+#include "messaging/queue_test_fixture.hpp"
+
+#include <doctest/doctest.h>
+
+#include <chrono>
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <vector>
+
+using namespace tasker::messaging;
+using tasker::messaging::test::queue_fixture;
+using json = nlohmann::json;
+using ids = std::vector<std::int64_t>;
+
+namespace {
+
+// Visibility tests use 1-second timeouts; this is just past one.
+void sleep_past_one_second() {
+  std::this_thread::sleep_for(std::chrono::milliseconds(1100));
+}
+
+std::vector<queue_message> read(queue_fixture& f, int vt_seconds, int qty) {
+  return f.in_tx([&](auto& tx) { return queue_client::read(tx, "jobs", vt_seconds, qty); });
+}
+
+} // namespace
+
+TEST_CASE_FIXTURE(queue_fixture, "a sent message is read once, then deleted for good") {
+  json body{{"step", "charge"}, {"amount", 42}, {"tags", {"a", "b"}}};
+  auto id = in_tx([&](auto& tx) { return queue_client::send(tx, "jobs", body); });
+
+  auto got = read(*this, 30, 10);
+  REQUIRE(got.size() == 1);
+  CHECK(got[0].msg_id == id);
+  CHECK(got[0].read_ct == 1);
+  CHECK(got[0].message == body);
+  CHECK(got[0].parsed());
+  CHECK(got[0].headers.is_null());
+  CHECK_FALSE(got[0].enqueued_at.empty());
+  CHECK_FALSE(got[0].vt.empty());
+
+  CHECK(read(*this, 30, 10).empty()); // hidden by its visibility timeout
+
+  CHECK(in_tx([&](auto& tx) { return queue_client::remove(tx, "jobs", {id}); }) == ids{id});
+  CHECK(in_tx([&](auto& tx) { return queue_client::remove(tx, "jobs", {id}); }).empty());
+  CHECK(in_tx([&](auto& tx) { return queue_client::metrics(tx, "jobs"); }).queue_length == 0);
+}
+
+TEST_CASE_FIXTURE(queue_fixture,
+                  "a message read but not deleted reappears after its visibility timeout") {
+  auto id = in_tx([](auto& tx) { return queue_client::send(tx, "jobs", json{{"n", 1}}); });
+  auto first = read(*this, 1, 10);
+  REQUIRE(first.size() == 1);
+  CHECK(first[0].read_ct == 1);
+  CHECK(read(*this, 1, 10).empty());
+
+  sleep_past_one_second();
+  auto again = read(*this, 1, 10);
+  REQUIRE(again.size() == 1);
+  CHECK(again[0].msg_id == id);
+  CHECK(again[0].read_ct == 2);
+  CHECK(again[0].message == json{{"n", 1}});
+}
+
+TEST_CASE_FIXTURE(queue_fixture, "send_batch returns one id per message, in message order") {
+  std::vector<json> bodies;
+  for (int i = 0; i < 25; ++i)
+    bodies.push_back(json{{"i", i}, {"text", "quote \" backslash \\ brace {,}"}});
+  auto sent = in_tx([&](auto& tx) { return queue_client::send_batch(tx, "jobs", bodies); });
+  REQUIRE(sent.size() == bodies.size());
+  for (std::size_t i = 1; i < sent.size(); ++i)
+    CHECK(sent[i - 1] < sent[i]);
+
+  auto got = read(*this, 30, 100);
+  REQUIRE(got.size() == bodies.size());
+  for (std::size_t i = 0; i < got.size(); ++i) {
+    CHECK(got[i].msg_id == sent[i]);
+    CHECK(got[i].message == bodies[i]);
+  }
+  CHECK(in_tx([](auto& tx) { return queue_client::send_batch(tx, "jobs", {}); }).empty());
+}
+
+TEST_CASE_FIXTURE(queue_fixture, "read takes at most qty messages, oldest first") {
+  auto sent = in_tx([](auto& tx) {
+    return queue_client::send_batch(tx, "jobs", {json{{"i", 0}}, json{{"i", 1}}, json{{"i", 2}}});
+  });
+  auto first = read(*this, 30, 2);
+  REQUIRE(first.size() == 2);
+  CHECK(first[0].msg_id == sent[0]);
+  CHECK(first[1].msg_id == sent[1]);
+  auto rest = read(*this, 30, 2);
+  REQUIRE(rest.size() == 1);
+  CHECK(rest[0].msg_id == sent[2]);
+  CHECK(read(*this, 30, 0).empty());
+}
+
+TEST_CASE_FIXTURE(queue_fixture, "a delayed message stays invisible until its delay has passed") {
+  auto late = in_tx([](auto& tx) {
+    return queue_client::send(tx, "jobs", json{{"late", true}}, 1);
+  });
+  auto now = in_tx([](auto& tx) { return queue_client::send(tx, "jobs", json{{"late", false}}); });
+  auto got = read(*this, 30, 10);
+  REQUIRE(got.size() == 1);
+  CHECK(got[0].msg_id == now);
+
+  sleep_past_one_second();
+  got = read(*this, 30, 10);
+  REQUIRE(got.size() == 1);
+  CHECK(got[0].msg_id == late);
+  CHECK(got[0].read_ct == 1);
+}
+
+TEST_CASE_FIXTURE(queue_fixture, "set_vt makes an in-flight message readable again at once") {
+  auto id = in_tx([](auto& tx) { return queue_client::send(tx, "jobs", json::object()); });
+  REQUIRE(read(*this, 300, 1).size() == 1);
+  CHECK(read(*this, 300, 1).empty());
+  CHECK(in_tx([&](auto& tx) { return queue_client::set_vt(tx, "jobs", id, 0); }));
+  auto got = read(*this, 300, 1);
+  REQUIRE(got.size() == 1);
+  CHECK(got[0].read_ct == 2);
+  CHECK_FALSE(in_tx([&](auto& tx) { return queue_client::set_vt(tx, "jobs", id + 1000, 0); }));
+}
+
+TEST_CASE_FIXTURE(queue_fixture, "read returns a body nlohmann cannot parse instead of throwing") {
+  // Legal jsonb, but beyond double range: a producer in another language could send it.
+  in_tx([](auto& tx) {
+    tx.exec1("SELECT tasker_mq.send('jobs', '{\"x\": 1e400}'::jsonb, 0, '{\"trace\": \"t1\"}')");
+  });
+  auto good = in_tx([](auto& tx) { return queue_client::send(tx, "jobs", json{{"ok", 1}}); });
+  std::vector<queue_message> got;
+  CHECK_NOTHROW(got = read(*this, 30, 10));
+  REQUIRE(got.size() == 2);
+  CHECK_FALSE(got[0].parsed());
+  CHECK(got[0].raw_message.find("\"x\"") != std::string::npos);
+  CHECK(got[0].headers == json{{"trace", "t1"}});
+  CHECK(got[1].msg_id == good);
+  CHECK(got[1].parsed());
+  CHECK(got[1].raw_message.empty());
+}
+
+TEST_CASE_FIXTURE(queue_fixture, "a send belongs to the caller's transaction") {
+  {
+    pqxx::work tx{conn};
+    tx.exec0("CREATE TABLE side_effect (id int)");
+    tx.exec0("INSERT INTO side_effect VALUES (1)");
+    queue_client::send(tx, "jobs", json{{"rolled", "back"}});
+    tx.abort();
+  }
+  CHECK(read(*this, 30, 10).empty());
+  {
+    pqxx::work tx{conn};
+    tx.exec0("CREATE TABLE side_effect (id int)");
+    tx.exec0("INSERT INTO side_effect VALUES (1)");
+    queue_client::send(tx, "jobs", json{{"kept", true}});
+    tx.commit();
+  }
+  CHECK(read(*this, 30, 10).size() == 1);
+  CHECK(in_tx([](auto& tx) {
+          return tx.exec1("SELECT count(*) FROM side_effect")[0].template as<int>();
+        }) == 1);
+}
+
+TEST_CASE_FIXTURE(queue_fixture, "a queue that does not exist is reported by name") {
+  pqxx::work tx{conn};
+  try {
+    queue_client::send(tx, "missing_queue", json::object());
+    FAIL("expected pqxx::sql_error");
+  } catch (const pqxx::sql_error& e) {
+    std::string what = e.what();
+    CHECK(what.find("missing_queue") != std::string::npos);
+    CHECK(what.find("does not exist") != std::string::npos);
+  }
+}
+
+TEST_CASE_FIXTURE(queue_fixture, "create_queue is idempotent and drop_queue removes a queue") {
+  in_tx([](auto& tx) {
+    queue_client::create_queue(tx, "jobs");
+    queue_client::create_queue(tx, "other");
+  });
+  auto queues = in_tx([](auto& tx) { return queue_client::list_queues(tx); });
+  REQUIRE(queues.size() == 2);
+  CHECK(queues[0].name == "jobs");
+  CHECK(queues[1].name == "other");
+  CHECK_FALSE(queues[0].created_at.empty());
+
+  CHECK(in_tx([](auto& tx) { return queue_client::drop_queue(tx, "other"); }));
+  CHECK_FALSE(in_tx([](auto& tx) { return queue_client::drop_queue(tx, "other"); }));
+  queues = in_tx([](auto& tx) { return queue_client::list_queues(tx); });
+  REQUIRE(queues.size() == 1);
+  CHECK(queues[0].name == "jobs");
+}
+
+TEST_CASE_FIXTURE(queue_fixture, "negative delays, timeouts and quantities are rejected") {
+  pqxx::work tx{conn};
+  CHECK_THROWS_AS(queue_client::send(tx, "jobs", json::object(), -1), std::invalid_argument);
+  CHECK_THROWS_AS(queue_client::send_batch(tx, "jobs", {json::object()}, -1),
+                  std::invalid_argument);
+  CHECK_THROWS_AS(queue_client::read(tx, "jobs", -1, 1), std::invalid_argument);
+  CHECK_THROWS_AS(queue_client::read(tx, "jobs", 1, -1), std::invalid_argument);
+  CHECK_THROWS_AS(queue_client::set_vt(tx, "jobs", 1, -5), std::invalid_argument);
+  CHECK_THROWS_AS(queue_client::list_archived(tx, "jobs", -1), std::invalid_argument);
+}
+
+TEST_CASE_FIXTURE(queue_fixture, "a message that cannot be serialized names its queue") {
+  pqxx::work tx{conn};
+  try {
+    queue_client::send(tx, "jobs", json{{"bad", std::string("\xff\xfe")}});
+    FAIL("expected std::invalid_argument");
+  } catch (const std::invalid_argument& e) {
+    CHECK(std::string{e.what()}.find("'jobs'") != std::string::npos);
+  }
+}
