@@ -1,0 +1,111 @@
+#include "resources/store_readiness.hpp"
+
+#include <stdexcept>
+
+namespace tasker::resources {
+
+namespace {
+
+constexpr execution_status all_statuses[] = {
+    execution_status::all_complete, execution_status::has_ready_steps, execution_status::processing,
+    execution_status::blocked_by_failures, execution_status::waiting_for_dependencies};
+
+} // namespace
+
+std::vector<ready_step> ready_steps(pqxx::transaction_base& tx,
+                                    const std::vector<std::string>& task_uuids) {
+  std::vector<ready_step> out;
+  if (task_uuids.empty())
+    return out;
+  auto rows = detail::translating([&] {
+    return tx.exec_params(
+        "SELECT task_uuid, workflow_step_uuid, namespace_name, step_name, handler,"
+        " current_state, attempts, retry_limit, timeout_seconds, inputs, task_context,"
+        " parent_results FROM tasker_ready_steps($1::uuid[])",
+        detail::pg_array(task_uuids));
+  });
+  out.reserve(rows.size());
+  for (const auto& row : rows) {
+    ready_step s;
+    s.task_uuid = row[0].as<std::string>();
+    s.step_uuid = row[1].as<std::string>();
+    s.namespace_name = row[2].as<std::string>();
+    s.step_name = row[3].as<std::string>();
+    s.handler = row[4].as<std::string>();
+    s.state = parse_step_state(row[5].as<std::string>());
+    s.attempts = row[6].as<std::int32_t>();
+    s.retry_limit = row[7].as<std::int32_t>();
+    s.timeout_seconds = row[8].as<std::int32_t>();
+    s.inputs = nlohmann::json::parse(row[9].as<std::string>());
+    s.task_context = nlohmann::json::parse(row[10].as<std::string>());
+    s.parent_results = nlohmann::json::parse(row[11].as<std::string>());
+    out.push_back(std::move(s));
+  }
+  return out;
+}
+
+std::string_view to_string(execution_status status) noexcept {
+  switch (status) {
+  case execution_status::all_complete:
+    return "all_complete";
+  case execution_status::has_ready_steps:
+    return "has_ready_steps";
+  case execution_status::processing:
+    return "processing";
+  case execution_status::blocked_by_failures:
+    return "blocked_by_failures";
+  case execution_status::waiting_for_dependencies:
+    return "waiting_for_dependencies";
+  }
+  return "unknown";
+}
+
+execution_status parse_execution_status(std::string_view name) {
+  for (auto s : all_statuses)
+    if (to_string(s) == name)
+      return s;
+  throw std::invalid_argument("unknown execution status \"" + std::string{name} + "\"");
+}
+
+std::vector<execution_context> execution_contexts(pqxx::transaction_base& tx,
+                                                  const std::vector<std::string>& task_uuids) {
+  std::vector<execution_context> out;
+  if (task_uuids.empty())
+    return out;
+  auto rows = detail::translating([&] {
+    return tx.exec_params(
+        "SELECT task_uuid, task_state, total_steps, pending_steps, enqueued_steps,"
+        " in_progress_steps, complete_steps, error_steps, failed_steps, cancelled_steps,"
+        " ready_steps, backing_off_steps, status"
+        " FROM tasker_task_execution_contexts($1::uuid[])",
+        detail::pg_array(task_uuids));
+  });
+  out.reserve(rows.size());
+  for (const auto& row : rows) {
+    execution_context c;
+    c.task_uuid = row[0].as<std::string>();
+    c.state = parse_task_state(row[1].as<std::string>());
+    c.total = row[2].as<std::int32_t>();
+    c.pending = row[3].as<std::int32_t>();
+    c.enqueued = row[4].as<std::int32_t>();
+    c.in_progress = row[5].as<std::int32_t>();
+    c.complete = row[6].as<std::int32_t>();
+    c.error = row[7].as<std::int32_t>();
+    c.failed = row[8].as<std::int32_t>();
+    c.cancelled = row[9].as<std::int32_t>();
+    c.ready = row[10].as<std::int32_t>();
+    c.backing_off = row[11].as<std::int32_t>();
+    c.status = parse_execution_status(row[12].as<std::string>());
+    out.push_back(std::move(c));
+  }
+  return out;
+}
+
+execution_context task_execution_context(pqxx::transaction_base& tx, const std::string& task_uuid) {
+  auto all = execution_contexts(tx, {task_uuid});
+  if (all.empty())
+    throw store_error(store_errc::not_found, "task " + task_uuid + " does not exist");
+  return all.front();
+}
+
+} // namespace tasker::resources

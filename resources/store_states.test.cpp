@@ -1,0 +1,262 @@
+#include "resources/store_test_support.hpp"
+#include "tests/support/scratch_db.hpp"
+
+#include <doctest/doctest.h>
+
+#include <set>
+#include <utility>
+
+using namespace tasker;
+using namespace tasker::resources;
+
+namespace {
+
+using ts = task_state;
+using ss = step_state;
+
+// The specification of the state machines, written independently of the SQL.
+const std::set<std::pair<ts, ts>> allowed_task = {{ts::pending, ts::in_progress},
+                                                  {ts::in_progress, ts::complete},
+                                                  {ts::in_progress, ts::error},
+                                                  {ts::error, ts::pending},
+                                                  {ts::pending, ts::cancelled},
+                                                  {ts::in_progress, ts::cancelled},
+                                                  {ts::error, ts::cancelled},
+                                                  {ts::pending, ts::resolved_manually},
+                                                  {ts::in_progress, ts::resolved_manually},
+                                                  {ts::error, ts::resolved_manually},
+                                                  {ts::complete, ts::resolved_manually},
+                                                  {ts::cancelled, ts::resolved_manually}};
+
+const std::set<std::pair<ss, ss>> allowed_step = {{ss::pending, ss::enqueued},
+                                                  {ss::enqueued, ss::in_progress},
+                                                  {ss::in_progress, ss::complete},
+                                                  {ss::in_progress, ss::error},
+                                                  {ss::error, ss::pending},
+                                                  {ss::error, ss::enqueued},
+                                                  {ss::enqueued, ss::pending},
+                                                  {ss::in_progress, ss::pending},
+                                                  {ss::pending, ss::cancelled},
+                                                  {ss::enqueued, ss::cancelled},
+                                                  {ss::in_progress, ss::cancelled},
+                                                  {ss::error, ss::cancelled},
+                                                  {ss::pending, ss::resolved_manually},
+                                                  {ss::enqueued, ss::resolved_manually},
+                                                  {ss::in_progress, ss::resolved_manually},
+                                                  {ss::error, ss::resolved_manually},
+                                                  {ss::complete, ss::resolved_manually},
+                                                  {ss::cancelled, ss::resolved_manually}};
+
+// A legal route from pending to each state.
+std::vector<ts> route_to(ts s) {
+  switch (s) {
+  case ts::pending:
+    return {};
+  case ts::in_progress:
+    return {ts::in_progress};
+  case ts::complete:
+    return {ts::in_progress, ts::complete};
+  case ts::error:
+    return {ts::in_progress, ts::error};
+  case ts::cancelled:
+    return {ts::cancelled};
+  case ts::resolved_manually:
+    return {ts::resolved_manually};
+  }
+  return {};
+}
+
+std::vector<ss> route_to(ss s) {
+  switch (s) {
+  case ss::pending:
+    return {};
+  case ss::enqueued:
+    return {ss::enqueued};
+  case ss::in_progress:
+    return {ss::enqueued, ss::in_progress};
+  case ss::complete:
+    return {ss::enqueued, ss::in_progress, ss::complete};
+  case ss::error:
+    return {ss::enqueued, ss::in_progress, ss::error};
+  case ss::cancelled:
+    return {ss::cancelled};
+  case ss::resolved_manually:
+    return {ss::resolved_manually};
+  }
+  return {};
+}
+
+// Tries one transition in a savepoint; returns the error text, empty on success.
+template <class State, class Fn>
+std::string try_transition(pqxx::work& tx, const std::string& uuid, State to, Fn fn) {
+  test::savepoint sp{tx};
+  try {
+    fn(tx, std::vector<std::string>{uuid}, to);
+    sp.release();
+    return {};
+  } catch (const store_error& e) {
+    CHECK(e.code() == store_errc::illegal_transition);
+    return e.what();
+  }
+}
+
+template <class State>
+std::string pair_text(State from, State to) {
+  return "from " + std::string{to_string(from)} + " to " + std::string{to_string(to)};
+}
+
+} // namespace
+
+TEST_CASE("every task state pair is accepted exactly when the state machine allows it") {
+  testing::scratch_db db;
+  auto conn = db.connect();
+  pqxx::work tx{conn};
+  auto tmpl = test::flat_template("single", 1);
+  register_template(tx, tmpl);
+  int n = 0;
+  for (auto from : all_task_states) {
+    for (auto to : all_task_states) {
+      CAPTURE(pair_text(from, to));
+      auto task = create_task(tx, test::request_for(tmpl, {{"pair", n++}})).task_uuid;
+      for (auto s : route_to(from))
+        transition_tasks(tx, {task}, s);
+      REQUIRE(current_task_state(tx, task) == from);
+      auto error = try_transition(tx, task, to, [](auto& t, const auto& ids, ts target) {
+        transition_tasks(t, ids, target);
+      });
+      if (allowed_task.count({from, to}) > 0) {
+        CHECK(error.empty());
+        CHECK(current_task_state(tx, task) == to);
+      } else {
+        CHECK(error.find(pair_text(from, to)) != std::string::npos);
+        CHECK(error.find(task) != std::string::npos);
+        CHECK(current_task_state(tx, task) == from);
+      }
+    }
+  }
+}
+
+TEST_CASE("every step state pair is accepted exactly when the state machine allows it") {
+  testing::scratch_db db;
+  auto conn = db.connect();
+  pqxx::work tx{conn};
+  constexpr int pairs = 7 * 7;
+  auto task = test::make_task(tx, test::flat_template("wide", pairs));
+  auto ids = test::step_ids(tx, task);
+  int n = 0;
+  for (auto from : all_step_states) {
+    for (auto to : all_step_states) {
+      CAPTURE(pair_text(from, to));
+      auto step = ids.at("s" + std::to_string(n++));
+      for (auto s : route_to(from))
+        transition_steps(tx, {step}, s);
+      REQUIRE(current_step_state(tx, step) == from);
+      auto error = try_transition(tx, step, to, [](auto& t, const auto& ids, ss target) {
+        transition_steps(t, ids, target);
+      });
+      if (allowed_step.count({from, to}) > 0) {
+        CHECK(error.empty());
+        CHECK(current_step_state(tx, step) == to);
+      } else {
+        CHECK(error.find(pair_text(from, to)) != std::string::npos);
+        CHECK(error.find(step) != std::string::npos);
+        CHECK(current_step_state(tx, step) == from);
+      }
+    }
+  }
+}
+
+TEST_CASE("a batch with one illegal row changes no row and writes no history") {
+  testing::scratch_db db;
+  auto conn = db.connect();
+  pqxx::work tx{conn};
+  auto task = test::make_task(tx, test::flat_template("trio", 3));
+  auto ids = test::step_ids(tx, task);
+  test::complete_steps(tx, {ids.at("s1")});
+  auto history_before = step_transition_history(tx, task).size();
+  {
+    test::savepoint sp{tx};
+    CHECK_THROWS_AS(
+        transition_steps(tx, {ids.at("s0"), ids.at("s1"), ids.at("s2")}, step_state::enqueued),
+        store_error);
+  }
+  CHECK(current_step_state(tx, ids.at("s0")) == step_state::pending);
+  CHECK(current_step_state(tx, ids.at("s1")) == step_state::complete);
+  CHECK(current_step_state(tx, ids.at("s2")) == step_state::pending);
+  CHECK(step_transition_history(tx, task).size() == history_before);
+}
+
+TEST_CASE("exactly one transition per task and per step is the most recent") {
+  testing::scratch_db db;
+  auto conn = db.connect();
+  pqxx::work tx{conn};
+  auto task = test::make_task(tx, test::flat_template("pair", 2));
+  auto ids = test::step_ids(tx, task);
+  transition_tasks(tx, {task}, task_state::in_progress, {{"by", "test"}});
+  test::complete_steps(tx, {ids.at("s0"), ids.at("s1")});
+  auto current = tx.exec_params1(
+      "SELECT (SELECT count(*) FROM task_transitions WHERE task_uuid = $1 AND most_recent),"
+      " (SELECT count(*) FROM workflow_step_transitions WHERE most_recent)",
+      task);
+  CHECK(current[0].as<int>() == 1);
+  CHECK(current[1].as<int>() == 2);
+  {
+    test::savepoint sp{tx};
+    CHECK_THROWS_AS(tx.exec_params0("INSERT INTO task_transitions (task_uuid, from_state,"
+                                    " to_state, sort_key, most_recent)"
+                                    " VALUES ($1, 'in_progress', 'error', 99, true)",
+                                    task),
+                    pqxx::unique_violation);
+  }
+  {
+    test::savepoint sp{tx};
+    CHECK_THROWS_AS(tx.exec_params0("INSERT INTO workflow_step_transitions (workflow_step_uuid,"
+                                    " from_state, to_state, sort_key, most_recent)"
+                                    " VALUES ($1, 'complete', 'error', 99, true)",
+                                    ids.at("s0")),
+                    pqxx::unique_violation);
+  }
+}
+
+TEST_CASE("the history lists each step's transitions in order, chained from state to state") {
+  testing::scratch_db db;
+  auto conn = db.connect();
+  pqxx::work tx{conn};
+  auto task = test::make_task(tx, test::flat_template("solo", 1));
+  auto step = test::step_ids(tx, task).at("s0");
+  test::drive(tx, {step}, {step_state::enqueued, step_state::in_progress, step_state::error});
+  transition_steps(tx, {step}, step_state::pending, {{"reason", "retry"}});
+  auto history = step_transition_history(tx, task);
+  REQUIRE(history.size() == 5);
+  CHECK_FALSE(history[0].from.has_value());
+  CHECK(history[0].to == "pending");
+  for (std::size_t i = 1; i < history.size(); ++i) {
+    CHECK(history[i].sort_key == history[i - 1].sort_key + 1);
+    REQUIRE(history[i].from.has_value());
+    CHECK(*history[i].from == history[i - 1].to);
+    CHECK(history[i].most_recent == (i + 1 == history.size()));
+  }
+  CHECK(history.back().metadata == nlohmann::json{{"reason", "retry"}});
+  auto attempts = tx.exec_params1("SELECT attempts FROM workflow_steps WHERE"
+                                  " workflow_step_uuid = $1",
+                                  step)[0]
+                      .as<int>();
+  CHECK(attempts == 1);
+  auto task_history = task_transition_history(tx, task);
+  REQUIRE(task_history.size() == 1);
+  CHECK(task_history[0].to == "pending");
+}
+
+TEST_CASE("a transition of an unknown task is refused as not found") {
+  testing::scratch_db db;
+  auto conn = db.connect();
+  pqxx::work tx{conn};
+  const std::string ghost = "00000000-0000-4000-8000-000000000000";
+  try {
+    transition_tasks(tx, {ghost}, task_state::in_progress);
+    FAIL("expected store_error");
+  } catch (const store_error& e) {
+    CHECK(e.code() == store_errc::not_found);
+    CHECK(std::string{e.what()}.find(ghost) != std::string::npos);
+  }
+}

@@ -1,0 +1,225 @@
+#include "resources/store_test_support.hpp"
+#include "tests/support/scratch_db.hpp"
+
+#include <doctest/doctest.h>
+
+#include <functional>
+
+using namespace tasker;
+using namespace tasker::resources;
+
+namespace {
+
+std::string message_of(const std::function<void()>& fn, store_errc expected) {
+  try {
+    fn();
+  } catch (const store_error& e) {
+    CHECK(e.code() == expected);
+    return e.what();
+  }
+  FAIL("expected a store_error");
+  return {};
+}
+
+int count_rows(pqxx::transaction_base& tx, const std::string& table) {
+  return tx.exec1("SELECT count(*) FROM " + tx.quote_name(table))[0].as<int>();
+}
+
+} // namespace
+
+TEST_CASE("registering a template twice is a no-op and new content under its version is refused") {
+  testing::scratch_db db;
+  auto conn = db.connect();
+  pqxx::work tx{conn};
+  auto tmpl = test::diamond_template();
+  auto first = register_template(tx, tmpl);
+  auto again = register_template(tx, tmpl);
+  CHECK(first.created);
+  CHECK_FALSE(again.created);
+  CHECK(again.named_task_uuid == first.named_task_uuid);
+  CHECK(count_rows(tx, "named_steps") == 4);
+  auto positions = tx.exec("SELECT name FROM named_steps ORDER BY position");
+  REQUIRE(positions.size() == 4);
+  CHECK(positions[0][0].as<std::string>() == "a");
+  CHECK(positions[3][0].as<std::string>() == "d");
+
+  auto changed = tmpl;
+  changed.steps[0].handler = "other";
+  auto text = message_of(
+      [&] {
+        test::savepoint sp{tx};
+        register_template(tx, changed);
+      },
+      store_errc::template_conflict);
+  CHECK(text.find("shop/diamond@1.0.0") != std::string::npos);
+
+  changed.version = "1.1.0";
+  CHECK(register_template(tx, changed).created);
+  CHECK(count_rows(tx, "named_tasks") == 2);
+  CHECK(count_rows(tx, "namespaces") == 1);
+}
+
+TEST_CASE("a new task gets the template's steps, edges and one pending transition each") {
+  testing::scratch_db db;
+  auto conn = db.connect();
+  pqxx::work tx{conn};
+  auto task = test::make_task(tx, test::diamond_template(), {{"order", 7}});
+  CHECK(current_task_state(tx, task) == task_state::pending);
+  auto ids = test::step_ids(tx, task);
+  CHECK(ids.size() == 4);
+  auto edges = tx.exec_params("SELECT p.name, c.name FROM workflow_step_edges e"
+                              " JOIN workflow_steps p ON p.workflow_step_uuid = e.from_step_uuid"
+                              " JOIN workflow_steps c ON c.workflow_step_uuid = e.to_step_uuid"
+                              " WHERE e.task_uuid = $1 ORDER BY 1, 2",
+                              task);
+  std::vector<std::pair<std::string, std::string>> got;
+  for (const auto& row : edges)
+    got.emplace_back(row[0].as<std::string>(), row[1].as<std::string>());
+  CHECK(got == std::vector<std::pair<std::string, std::string>>{
+                   {"a", "b"}, {"a", "c"}, {"b", "d"}, {"c", "d"}});
+  auto history = step_transition_history(tx, task);
+  CHECK(history.size() == 4);
+  for (const auto& h : history) {
+    CHECK_FALSE(h.from.has_value());
+    CHECK(h.to == "pending");
+    CHECK(h.most_recent);
+  }
+}
+
+TEST_CASE("a repeated request returns the same task as a duplicate and a new context a new task") {
+  testing::scratch_db db;
+  auto conn = db.connect();
+  pqxx::work tx{conn};
+  auto tmpl = test::diamond_template();
+  register_template(tx, tmpl);
+  auto first = create_task(tx, test::request_for(tmpl, {{"a", 1}, {"b", 2}}));
+  // Key order and spacing differ; the canonical jsonb text does not.
+  auto again =
+      create_tasks(tx, nlohmann::json::parse(
+                           R"([{"namespace":"shop","task_name":"diamond","task_version":"1.0.0",
+         "context":{ "b":2, "a":1 }}])"));
+  auto other = create_task(tx, test::request_for(tmpl, {{"a", 2}}));
+  CHECK_FALSE(first.duplicate);
+  REQUIRE(again.size() == 1);
+  CHECK(again[0].duplicate);
+  CHECK(again[0].task_uuid == first.task_uuid);
+  CHECK_FALSE(other.duplicate);
+  CHECK(other.task_uuid != first.task_uuid);
+  CHECK(count_rows(tx, "tasks") == 2);
+  CHECK(count_rows(tx, "workflow_steps") == 8);
+}
+
+TEST_CASE("a batch of a hundred requests creates a hundred tasks in request order") {
+  testing::scratch_db db;
+  auto conn = db.connect();
+  pqxx::work tx{conn};
+  auto tmpl = test::diamond_template();
+  register_template(tx, tmpl);
+  std::vector<task_request> batch;
+  for (int i = 0; i < 100; ++i)
+    batch.push_back(test::request_for(tmpl, {{"n", i}}));
+  batch.push_back(test::request_for(tmpl, {{"n", 5}})); // repeats request 5
+  auto created = create_tasks(tx, batch);
+  REQUIRE(created.size() == 101);
+  CHECK(created[100].duplicate);
+  CHECK(created[100].task_uuid == created[5].task_uuid);
+  for (int i = 0; i < 100; ++i)
+    CHECK_FALSE(created[static_cast<std::size_t>(i)].duplicate);
+  auto context = tx.exec_params1("SELECT context->>'n' FROM tasks WHERE task_uuid = $1",
+                                 created[42].task_uuid);
+  CHECK(context[0].as<std::string>() == "42");
+  CHECK(count_rows(tx, "tasks") == 100);
+  CHECK(count_rows(tx, "workflow_step_edges") == 400);
+}
+
+TEST_CASE("task creation is atomic: a damaged template fails the batch and leaves no rows") {
+  testing::scratch_db db;
+  auto conn = db.connect();
+  pqxx::work tx{conn};
+  auto good = test::diamond_template();
+  auto damaged = test::flat_template("damaged", 2);
+  register_template(tx, good);
+  register_template(tx, damaged);
+  tx.exec0("UPDATE named_steps SET depends_on = '{ghost}' WHERE name = 's1'");
+  auto text = message_of(
+      [&] {
+        test::savepoint sp{tx};
+        create_tasks(tx, {test::request_for(good, {{"i", 1}}), test::request_for(damaged, {})});
+      },
+      store_errc::invalid_request);
+  CHECK(text.find("shop/damaged@1.0.0") != std::string::npos);
+  CHECK(text.find("ghost") != std::string::npos);
+  tx.commit();
+  pqxx::read_transaction check{conn};
+  for (const char* table : {"tasks", "workflow_steps", "workflow_step_edges", "task_transitions",
+                            "workflow_step_transitions"})
+    CHECK_MESSAGE(count_rows(check, table) == 0, table);
+}
+
+TEST_CASE("an unknown namespace, template or version is refused naming it") {
+  testing::scratch_db db;
+  auto conn = db.connect();
+  pqxx::work tx{conn};
+  auto tmpl = test::diamond_template();
+  register_template(tx, tmpl);
+  auto attempt = [&](task_request r) {
+    return message_of(
+        [&] {
+          test::savepoint sp{tx};
+          create_task(tx, r);
+        },
+        store_errc::not_found);
+  };
+  auto r = test::request_for(tmpl, {});
+  r.namespace_name = "billing";
+  CHECK(attempt(r).find("unknown namespace \"billing\"") != std::string::npos);
+  r = test::request_for(tmpl, {});
+  r.task_version = "9.9.9";
+  r.request_id = "req-17";
+  auto text = attempt(r);
+  CHECK(text.find("shop/diamond@9.9.9") != std::string::npos);
+  CHECK(text.find("req-17") != std::string::npos);
+  r = test::request_for(tmpl, {});
+  r.task_name = "triangle";
+  CHECK(attempt(r).find("shop/triangle@1.0.0") != std::string::npos);
+  CHECK(count_rows(tx, "tasks") == 0);
+}
+
+TEST_CASE("a request without a version runs the latest registered version") {
+  testing::scratch_db db;
+  auto conn = db.connect();
+  pqxx::work tx{conn};
+  auto v1 = test::diamond_template();
+  register_template(tx, v1);
+  tx.exec0("UPDATE named_tasks SET created_at = now() - interval '1 hour'");
+  auto v2 = v1;
+  v2.version = "2.0.0";
+  v2.steps.pop_back(); // drops "a"; b and c now depend on a missing step
+  v2.steps[1].depends_on = {};
+  v2.steps[2].depends_on = {};
+  register_template(tx, v2);
+  auto r = test::request_for(v1, {});
+  r.task_version.clear();
+  auto task = create_task(tx, r).task_uuid;
+  CHECK(test::step_ids(tx, task).size() == 3);
+}
+
+TEST_CASE("a malformed request is refused naming its index and field") {
+  testing::scratch_db db;
+  auto conn = db.connect();
+  pqxx::work tx{conn};
+  register_template(tx, test::diamond_template());
+  auto batch = nlohmann::json::parse(
+      R"([{"namespace":"shop","task_name":"diamond"},
+        {"namespace":"shop","task_name":"diamond","priority":"high","request_id":"r2"}])");
+  auto text = message_of(
+      [&] {
+        test::savepoint sp{tx};
+        create_tasks(tx, batch);
+      },
+      store_errc::invalid_request);
+  CHECK(text.find("task request [1]") != std::string::npos);
+  CHECK(text.find("r2") != std::string::npos);
+  CHECK(text.find("priority") != std::string::npos);
+  CHECK(count_rows(tx, "tasks") == 0);
+}
