@@ -14,4 +14,7 @@ using command_fn = std::function<int()>;
 /// `tasker-node migrate`: applies the schema migrations.
 void add_migrate_command(CLI::App& app, command_fn& run);
 
+/// `tasker-node config check|show|split`: validates, prints and converts configuration.
+void add_config_command(CLI::App& app, command_fn& run);
+
 } // namespace tasker::tools

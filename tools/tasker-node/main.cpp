@@ -9,6 +9,7 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   tasker::tools::command_fn run;
   tasker::tools::add_migrate_command(app, run);
+  tasker::tools::add_config_command(app, run);
   CLI11_PARSE(app, argc, argv);
   try {
     return run ? run() : 2;
