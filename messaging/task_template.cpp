@@ -148,9 +148,9 @@ void validate_step(const step_template& step, std::size_t i, const std::string& 
     throw template_error(source, step_key(i, "handler"),
                          "invalid handler " + shown(step.handler) +
                              ": must be 1 to 128 characters without whitespace");
-  if (step.retry_limit < 0 || step.retry_limit > max_retry_limit)
+  if (step.retry_limit < 1 || step.retry_limit > max_retry_limit)
     throw template_error(source, step_key(i, "retry_limit"),
-                         "must be in 0.." + std::to_string(max_retry_limit) + ", got " +
+                         "must be in 1.." + std::to_string(max_retry_limit) + ", got " +
                              std::to_string(step.retry_limit));
   if (step.timeout_seconds <= 0)
     throw template_error(source, step_key(i, "timeout_seconds"),

@@ -17,7 +17,7 @@
 ///                              # http or a registered C++ handler
 /// depends_on = []              # optional: names of earlier or later steps, no cycles
 /// retryable = true             # optional, default true
-/// retry_limit = 3              # optional, 0..100, default 3
+/// retry_limit = 3              # optional, 1..100, default 3: most attempts, the first included
 /// timeout_seconds = 60         # optional, > 0, default 300
 /// backoff = { base_ms = 500, max_ms = 30000, jitter = 0.1 }
 ///                              # optional; each key optional: base_ms >= 1 (1000),
@@ -68,7 +68,8 @@ struct step_template {
   std::vector<std::string> depends_on;
   /// Whether a failure may be retried at all.
   bool retryable = true;
-  /// Attempts allowed after the first failure (0..100).
+  /// The most attempts the step gets, the first included (1..100): a failed
+  /// attempt is retried while attempts < retry_limit.
   std::int32_t retry_limit = 3;
   /// Delay policy between attempts.
   backoff_policy backoff;

@@ -245,8 +245,9 @@ TEST_CASE("numbers outside their documented ranges are rejected") {
   auto step = [](const std::string& extra) {
     return parse_error(with_steps("[[steps]]\nname = \"s\"\nhandler = \"noop\"\n" + extra));
   };
-  CHECK(contains(step("retry_limit = 101\n"), "steps[0].retry_limit: must be in 0..100"));
-  CHECK(contains(step("retry_limit = -1\n"), "steps[0].retry_limit: must be in 0..100"));
+  CHECK(contains(step("retry_limit = 101\n"), "steps[0].retry_limit: must be in 1..100"));
+  CHECK(contains(step("retry_limit = -1\n"), "steps[0].retry_limit: must be in 1..100"));
+  CHECK(contains(step("retry_limit = 0\n"), "steps[0].retry_limit: must be in 1..100"));
   CHECK(contains(step("timeout_seconds = 0\n"), "steps[0].timeout_seconds: must be greater"));
   CHECK(contains(step("timeout_seconds = 9999999999\n"), "does not fit in 32 bits"));
   CHECK(contains(step("backoff = { base_ms = 0 }\n"), "steps[0].backoff.base_ms: must be at"));
@@ -304,5 +305,5 @@ TEST_CASE("validate_template without a source names the template itself") {
   t.version = "2.0";
   t.steps[0].retry_limit = 500;
   auto msg = error_of([&] { validate_template(t); });
-  CHECK(contains(msg, "tests/named@2.0: steps[0].retry_limit: must be in 0..100"));
+  CHECK(contains(msg, "tests/named@2.0: steps[0].retry_limit: must be in 1..100"));
 }

@@ -254,3 +254,10 @@ TEST_CASE("a message over the size limit is rejected before it is parsed") {
   CHECK(error_of([] { parse_step_message_text("{{{{", 3); }).reason() ==
         wire_error::kind::too_large);
 }
+
+TEST_CASE("valid JSON the parser cannot hold is rejected as a wire error") {
+  auto e = error_of([] { parse_task_request_text(R"({"request_id": 1e400})"); });
+  CHECK(e.reason() == wire_error::kind::invalid_json);
+  CHECK(contains(e.what(), "task_request: unsupported JSON"));
+  CHECK_FALSE(contains(e.what(), "[json.exception"));
+}

@@ -38,6 +38,15 @@ json parse_message_text(std::string_view message, std::string_view text, std::si
       detail.erase(0, end + 2);
     throw wire_error(wire_error::kind::invalid_json, std::string{message},
                      "invalid JSON at byte " + std::to_string(e.byte) + ": " + detail);
+  } catch (const json::exception& e) {
+    // Valid JSON that the parser cannot hold, e.g. a number beyond double
+    // range (1e400), which PostgreSQL's jsonb accepts.
+    std::string detail = e.what();
+    if (auto end = detail.find("] ");
+        detail.rfind("[json.exception", 0) == 0 && end != std::string::npos)
+      detail.erase(0, end + 2);
+    throw wire_error(wire_error::kind::invalid_json, std::string{message},
+                     "unsupported JSON: " + detail);
   }
   if (!parsed.is_object())
     throw wire_error(wire_error::kind::invalid_json, std::string{message},
