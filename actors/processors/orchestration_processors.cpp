@@ -1,0 +1,147 @@
+#include "actors/processors/processor_types.hpp"
+#include "actors/processors/processors.hpp"
+
+#include "messaging/queue_client.hpp"
+#include "messaging/wire.hpp"
+#include "resources/store_claims.hpp"
+#include "resources/store_execution.hpp"
+#include "resources/store_readiness.hpp"
+
+#include <algorithm>
+#include <limits>
+#include <map>
+
+namespace tasker::actors {
+
+namespace {
+
+std::int32_t clamp_items(std::size_t max_items) {
+  return static_cast<std::int32_t>(
+      std::min<std::size_t>(max_items, std::numeric_limits<std::int32_t>::max()));
+}
+
+} // namespace
+
+// -- task_claimer ---------------------------------------------------------------
+
+task_claimer::task_claimer(const config::tasker_config& cfg, std::string node_id,
+                           std::chrono::steady_clock::duration rescue_interval)
+    : node_id_(std::move(node_id)), claim_timeout_(cfg.orchestration.claim_timeout_seconds),
+      aging_seconds_(cfg.orchestration.priority_aging_seconds), rescue_interval_(rescue_interval) {}
+
+std::vector<std::string> task_claimer::wake_channels() const {
+  return {tasks_ready_channel};
+}
+
+batch_outcome task_claimer::process_batch(pqxx::connection& conn, std::size_t max_items) {
+  const auto limit = clamp_items(max_items);
+  std::size_t rescued = 0;
+  const auto now = std::chrono::steady_clock::now();
+  if (!last_rescue_ || now - *last_rescue_ >= rescue_interval_) {
+    // Its own transaction: a sweep that fails must not cost the claims, and
+    // rescued steps become claimable in the claim below.
+    pqxx::work tx{conn};
+    rescued = resources::rescue_stale_steps(tx, limit).size();
+    tx.commit();
+    last_rescue_ = now;
+    rescued_ += rescued;
+  }
+  pqxx::work tx{conn};
+  auto claimed =
+      resources::claim_and_start_tasks(tx, node_id_, limit, claim_timeout_, aging_seconds_);
+  tx.commit();
+  const auto items = claimed.size() + rescued;
+  return {items, items > 0, std::nullopt};
+}
+
+// -- step_enqueuer --------------------------------------------------------------
+
+step_enqueuer::step_enqueuer(const config::tasker_config& cfg, std::string node_id)
+    : node_id_(std::move(node_id)), namespace_suffix_(cfg.queues.names.namespace_suffix) {}
+
+std::vector<std::string> step_enqueuer::wake_channels() const {
+  return {tasks_ready_channel};
+}
+
+batch_outcome step_enqueuer::process_batch(pqxx::connection& conn, std::size_t max_items) {
+  pqxx::work tx{conn};
+  // Locked until commit: a second enqueuer skips these tasks, and the claim
+  // release below happens in the same commit as the sends.
+  auto tasks = resources::lock_claimed_tasks(tx, node_id_, clamp_items(max_items));
+  if (tasks.empty()) {
+    tx.commit();
+    return {};
+  }
+  std::vector<std::string> task_ids;
+  std::map<std::string, const resources::locked_task*> by_id;
+  for (const auto& t : tasks) {
+    task_ids.push_back(t.task_uuid);
+    by_id[t.task_uuid] = &t;
+  }
+
+  std::map<std::string, std::vector<nlohmann::json>> per_queue;
+  std::vector<std::string> step_ids;
+  for (auto& s : resources::ready_steps(tx, task_ids)) {
+    messaging::step_message m;
+    m.task_uuid = s.task_uuid;
+    m.step_uuid = s.step_uuid;
+    m.step_name = s.step_name;
+    m.handler = s.handler;
+    m.namespace_name = s.namespace_name;
+    m.task_name = by_id.at(s.task_uuid)->task_name;
+    m.inputs = s.inputs.is_object() ? std::move(s.inputs) : nlohmann::json::object();
+    m.dependency_results =
+        s.parent_results.is_object() ? std::move(s.parent_results) : nlohmann::json::object();
+    m.attempt = s.attempts + 1;
+    m.retry_limit = s.retry_limit;
+    m.timeout_seconds = s.timeout_seconds;
+    m.context = s.task_context.is_object() ? std::move(s.task_context) : nlohmann::json::object();
+    per_queue[s.namespace_name + namespace_suffix_].push_back(m.to_json());
+    step_ids.push_back(s.step_uuid);
+  }
+
+  for (const auto& [queue, messages] : per_queue)
+    messaging::queue_client::send_batch(tx, queue, messages);
+  if (!step_ids.empty())
+    resources::transition_steps(tx, step_ids, resources::step_state::enqueued,
+                                {{"event", "enqueued"}, {"node_id", node_id_}});
+  resources::release_claims(tx, task_ids, node_id_);
+  tx.commit();
+  return {step_ids.size(), true, std::nullopt};
+}
+
+// -- task_finalizer -------------------------------------------------------------
+
+std::vector<std::string> task_finalizer::wake_channels() const {
+  return {tasks_ready_channel};
+}
+
+batch_outcome task_finalizer::process_batch(pqxx::connection& conn, std::size_t max_items) {
+  pqxx::work tx{conn};
+  auto finalized = resources::finalize_tasks(tx, clamp_items(max_items));
+  tx.commit();
+  return {finalized.size(), !finalized.empty(), std::nullopt};
+}
+
+// -- factory --------------------------------------------------------------------
+
+std::shared_ptr<batch_processor> make_processor(config::executor_type type,
+                                                const config::tasker_config& cfg,
+                                                const std::string& node_id) {
+  switch (type) {
+  case config::executor_type::task_request_processor:
+    return std::make_shared<task_request_processor>(cfg);
+  case config::executor_type::task_claimer:
+    return std::make_shared<task_claimer>(cfg, node_id);
+  case config::executor_type::step_enqueuer:
+    return std::make_shared<step_enqueuer>(cfg, node_id);
+  case config::executor_type::step_result_processor:
+    return std::make_shared<step_result_processor>(cfg);
+  case config::executor_type::task_finalizer:
+    return std::make_shared<task_finalizer>();
+  }
+  throw std::invalid_argument("make_processor: unknown executor type " +
+                              std::to_string(static_cast<int>(type)));
+}
+
+} // namespace tasker::actors

@@ -1,0 +1,298 @@
+#include "actors/processors/processor_test_support.hpp"
+
+#include <atomic>
+#include <set>
+#include <thread>
+
+using namespace tasker;
+using namespace tasker::actors::test;
+using config::executor_type;
+
+namespace {
+
+// Every step row and the number of step transitions, as text for comparison.
+std::string snapshot(pipeline& p) {
+  return p.scalar<std::string>(
+      "SELECT string_agg(concat_ws('|', name, current_state, attempts, results::text,"
+      " backoff_until::text, updated_at::text), ';' ORDER BY name)"
+      " || '#' || (SELECT count(*) FROM workflow_step_transitions) FROM workflow_steps");
+}
+
+// Makes the only task of a one-step template and returns nothing; the step is "s".
+const char* single_step_toml = "namespace = \"shop\"\nname = \"single\"\nversion = \"1.0.0\"\n"
+                               "[[steps]]\nname = \"s\"\nhandler = \"noop\"\nretry_limit = 3\n"
+                               "backoff = { base_ms = 1000, max_ms = 1000, jitter = 0.0 }\n";
+
+void create_task(pipeline& p, const std::string& name, nlohmann::json context = {}) {
+  p.send_request(pipeline::request(name, context.is_null() ? nlohmann::json::object() : context));
+  REQUIRE(p.run(executor_type::task_request_processor).items == 1);
+}
+
+} // namespace
+
+TEST_CASE("the processors drive a diamond from request to a complete task") {
+  pipeline p;
+  p.register_toml(diamond_toml());
+  create_task(p, "diamond", {{"order", 7}});
+
+  auto claimed = p.run(executor_type::task_claimer);
+  CHECK(claimed.items == 1);
+  CHECK(p.task_state() == "in_progress");
+  CHECK(p.scalar<std::string>("SELECT claimed_by FROM tasks") == "node-a");
+
+  auto enqueued = p.run(executor_type::step_enqueuer);
+  CHECK(enqueued.items == 1);
+  CHECK(p.scalar<bool>("SELECT claimed_by IS NULL FROM tasks"));
+  auto states = p.step_states();
+  CHECK(states["a"] == "enqueued");
+  CHECK(states["b"] == "pending");
+  auto first = p.take_steps();
+  REQUIRE(names(first) == std::vector<std::string>{"a"});
+  CHECK(first[0].attempt == 1);
+  CHECK(first[0].task_name == "diamond");
+  CHECK(first[0].context["order"] == 7);
+
+  p.post(pipeline::success(first[0], {{"from", "a"}}));
+  CHECK(p.run(executor_type::step_result_processor).items == 1);
+  CHECK(p.step_states()["a"] == "complete");
+  p.claim_and_enqueue();
+  auto branches = p.take_steps();
+  REQUIRE(names(branches) == std::vector<std::string>{"b", "c"});
+  CHECK(branches[0].dependency_results["a"]["from"] == "a");
+
+  for (const auto& s : branches)
+    p.post(pipeline::success(s, {{"from", s.step_name}}));
+  CHECK(p.run(executor_type::step_result_processor).items == 2);
+  CHECK(p.run(executor_type::task_finalizer).items == 0); // d has not run
+  p.claim_and_enqueue();
+  auto join = p.take_steps();
+  REQUIRE(names(join) == std::vector<std::string>{"d"});
+  CHECK(join[0].dependency_results["b"]["from"] == "b");
+  CHECK(join[0].dependency_results["c"]["from"] == "c");
+
+  p.post(pipeline::success(join[0], {{"done", true}}));
+  p.run(executor_type::step_result_processor);
+  CHECK(p.run(executor_type::task_finalizer).items == 1);
+  CHECK(p.task_state() == "complete");
+  CHECK(p.scalar<bool>("SELECT complete FROM tasks"));
+  CHECK(p.scalar<std::string>("SELECT results->>'done' FROM workflow_steps WHERE name = 'd'") ==
+        "true");
+  // every step went pending -> enqueued -> in_progress -> complete
+  CHECK(p.scalar<int>("SELECT count(*) FROM workflow_step_transitions") == 16);
+}
+
+TEST_CASE("failed attempts back off per policy, retry_after wins, and exhaustion fails the task") {
+  pipeline p;
+  p.register_toml(single_step_toml);
+  create_task(p, "single");
+  auto skip_backoff = [&] {
+    pqxx::work tx{p.conn};
+    tx.exec0("UPDATE workflow_steps SET backoff_until = now() - interval '1 second'");
+    tx.commit();
+  };
+  auto backoff_seconds = [&] {
+    return p.scalar<double>(
+        "SELECT extract(epoch FROM backoff_until - last_attempted_at) FROM workflow_steps");
+  };
+
+  p.claim_and_enqueue();
+  auto one = p.take_steps();
+  REQUIRE(one.size() == 1);
+  p.post(pipeline::failure(one[0]));
+  p.run(executor_type::step_result_processor);
+  CHECK(p.step_states()["s"] == "error");
+  CHECK(p.scalar<int>("SELECT attempts FROM workflow_steps") == 1);
+  CHECK(backoff_seconds() == doctest::Approx(1.0).epsilon(0.01)); // base_ms, no jitter
+  CHECK(p.scalar<std::string>("SELECT results->'error'->>'message' FROM workflow_steps") == "boom");
+  p.claim_and_enqueue();
+  CHECK(p.take_steps().empty()); // still backing off
+
+  skip_backoff();
+  p.claim_and_enqueue();
+  auto two = p.take_steps();
+  REQUIRE(two.size() == 1);
+  CHECK(two[0].attempt == 2);
+  auto retry_after = pipeline::failure(two[0]);
+  retry_after.retry_after_seconds = 120;
+  p.post(retry_after);
+  p.run(executor_type::step_result_processor);
+  CHECK(p.scalar<int>("SELECT attempts FROM workflow_steps") == 2);
+  CHECK(backoff_seconds() == doctest::Approx(120.0).epsilon(0.01));
+
+  skip_backoff();
+  p.claim_and_enqueue();
+  auto three = p.take_steps();
+  REQUIRE(three.size() == 1);
+  p.post(pipeline::failure(three[0]));
+  p.run(executor_type::step_result_processor);
+  CHECK(p.scalar<int>("SELECT attempts FROM workflow_steps") == 3);
+  CHECK(p.scalar<bool>("SELECT backoff_until IS NULL FROM workflow_steps"));
+  CHECK(p.run(executor_type::task_finalizer).items == 1);
+  CHECK(p.task_state() == "error");
+}
+
+TEST_CASE("a non-retryable failure fails the step for good at the first attempt") {
+  pipeline p;
+  p.register_toml(single_step_toml);
+  create_task(p, "single");
+  p.claim_and_enqueue();
+  auto one = p.take_steps();
+  REQUIRE(one.size() == 1);
+  p.post(pipeline::failure(one[0], false));
+  p.run(executor_type::step_result_processor);
+  CHECK(p.scalar<bool>("SELECT NOT retryable FROM workflow_steps"));
+  p.claim_and_enqueue();
+  CHECK(p.take_steps().empty());
+  CHECK(p.run(executor_type::task_finalizer).items == 1);
+  CHECK(p.task_state() == "error");
+}
+
+TEST_CASE("a duplicate step result changes nothing and is deleted") {
+  pipeline p;
+  p.register_toml(diamond_toml());
+  create_task(p, "diamond");
+  p.claim_and_enqueue();
+  auto first = p.take_steps();
+  REQUIRE(first.size() == 1);
+  auto result = pipeline::success(first[0], {{"v", 1}});
+  p.post(result);
+  p.run(executor_type::step_result_processor);
+  auto before = snapshot(p);
+
+  auto again = result;
+  again.results = {{"v", 2}};
+  p.post(again);
+  actors::step_result_processor proc{p.cfg};
+  CHECK(proc.process_batch(p.conn, 10).items == 1);
+  CHECK(proc.duplicates() == 1);
+  CHECK(proc.applied() == 0);
+  CHECK(snapshot(p) == before);
+  CHECK(p.scalar<int>("SELECT count(*) FROM tasker_mq.q_orchestration_step_results") == 0);
+  CHECK(p.scalar<int>("SELECT count(*) FROM tasker_mq.a_orchestration_step_results") == 0);
+}
+
+TEST_CASE("an unparsable or unknown step result is archived with its reason") {
+  pipeline p;
+  p.post_json({{"task_uuid", "nope"}});
+  p.post_json({{"task_uuid", "00000000-0000-4000-8000-000000000001"},
+               {"step_uuid", "00000000-0000-4000-8000-000000000002"},
+               {"status", "success"},
+               {"results", nullptr},
+               {"execution_time_ms", 1}});
+  actors::step_result_processor proc{p.cfg};
+  CHECK(proc.process_batch(p.conn, 10).items == 2);
+  CHECK(proc.archived() == 2);
+  pqxx::work tx{p.conn};
+  auto archived = messaging::queue_client::list_archived(tx, p.cfg.queues.names.step_results, 10);
+  REQUIRE(archived.size() == 2);
+  std::set<std::string> reasons;
+  for (const auto& a : archived)
+    reasons.insert(a.reason.substr(0, a.reason.find(':') + 1) +
+                   (a.reason.find("unknown step") != std::string::npos ? "unknown" : "field"));
+  CHECK(reasons.count("step_result:unknown") == 1);
+  CHECK(reasons.count("step_result.task_uuid:field") == 1);
+}
+
+TEST_CASE("a step stranded past its timeout is rescued to pending and enqueued again") {
+  pipeline p;
+  p.register_toml(diamond_toml());
+  create_task(p, "diamond");
+  p.claim_and_enqueue();
+  auto lost = p.take_steps(); // the worker takes the message and dies
+  REQUIRE(lost.size() == 1);
+  auto age = [&] {
+    pqxx::work tx{p.conn};
+    tx.exec0("UPDATE workflow_steps SET updated_at = now() - interval '1 hour'"
+             " WHERE current_state IN ('enqueued', 'in_progress')");
+    tx.commit();
+  };
+
+  actors::task_claimer fresh{p.cfg, p.node};
+  CHECK(fresh.process_batch(p.conn, 10).items == 0); // nothing is stale yet
+  age();
+  actors::task_claimer claimer{p.cfg, p.node};
+  claimer.process_batch(p.conn, 10);
+  CHECK(claimer.rescued() == 1);
+  CHECK(p.step_states()["a"] == "pending");
+  CHECK(p.scalar<std::string>("SELECT metadata->>'event' FROM workflow_step_transitions"
+                              " WHERE most_recent AND to_state = 'pending'"
+                              " AND from_state = 'enqueued'") == "rescued");
+  p.run(executor_type::step_enqueuer);
+  auto again = p.take_steps();
+  REQUIRE(names(again) == std::vector<std::string>{"a"});
+  CHECK(again[0].attempt == 1); // the lost message never started an attempt
+
+  // A worker that started the attempt and died: attempt 1 counts, the
+  // re-enqueued message is attempt 2, and a late result for attempt 1 is stale.
+  {
+    pqxx::work tx{p.conn};
+    resources::transition_steps(tx, {again[0].step_uuid}, resources::step_state::in_progress);
+    tx.commit();
+  }
+  age();
+  actors::task_claimer later{p.cfg, p.node};
+  later.process_batch(p.conn, 10);
+  CHECK(later.rescued() == 1);
+  p.run(executor_type::step_enqueuer);
+  auto retry = p.take_steps();
+  REQUIRE(retry.size() == 1);
+  CHECK(retry[0].attempt == 2);
+  auto before = snapshot(p);
+  p.post(pipeline::success(again[0], {{"late", true}}));
+  actors::step_result_processor proc{p.cfg};
+  proc.process_batch(p.conn, 10);
+  CHECK(proc.duplicates() == 1);
+  CHECK(snapshot(p) == before);
+  p.post(pipeline::success(retry[0], {{"late", false}}));
+  proc.process_batch(p.conn, 10);
+  CHECK(proc.applied() == 1);
+  CHECK(p.step_states()["a"] == "complete");
+}
+
+TEST_CASE("two enqueuers on two connections never send the same step twice") {
+  pipeline p;
+  p.register_toml(diamond_toml());
+  const int tasks = 24;
+  for (int i = 0; i < tasks; ++i)
+    p.send_request(pipeline::request("diamond", {{"i", i}}));
+  while (p.run(executor_type::task_request_processor).items > 0) {
+  }
+  REQUIRE(p.scalar<int>("SELECT count(*) FROM tasks") == tasks);
+  REQUIRE(p.run(executor_type::task_claimer, 100).items == tasks);
+
+  std::atomic<int> sent{0};
+  auto enqueue_all = [&] {
+    auto conn = p.db.connect();
+    actors::step_enqueuer enqueuer{p.cfg, p.node};
+    // Keep going until no claimed task is left; a batch that finds every
+    // remaining task locked by the other enqueuer returns 0 and retries.
+    for (int idle = 0; idle < 200;) {
+      auto out = enqueuer.process_batch(conn, 3);
+      sent += static_cast<int>(out.items);
+      if (out.items == 0) {
+        pqxx::work tx{conn};
+        auto left =
+            tx.exec1("SELECT count(*) FROM tasks WHERE claimed_by IS NOT NULL")[0].as<int>();
+        tx.commit();
+        if (left == 0)
+          break;
+        ++idle;
+        std::this_thread::sleep_for(std::chrono::milliseconds{5});
+      }
+    }
+  };
+  std::thread t1{enqueue_all};
+  std::thread t2{enqueue_all};
+  t1.join();
+  t2.join();
+
+  auto steps = p.take_steps();
+  std::set<std::string> distinct;
+  for (const auto& s : steps)
+    distinct.insert(s.step_uuid);
+  CHECK(sent.load() == tasks);
+  CHECK(steps.size() == static_cast<std::size_t>(tasks));
+  CHECK(distinct.size() == static_cast<std::size_t>(tasks));
+  CHECK(p.scalar<int>("SELECT count(*) FROM workflow_step_transitions"
+                      " WHERE to_state = 'enqueued'") == tasks);
+}

@@ -1,0 +1,118 @@
+#pragma once
+/// The concrete processors behind make_processor (processors.hpp), exposed
+/// for tests and diagnostics that want their counters or tuning.
+
+#include "actors/executor.hpp"
+#include "config/tasker_config.hpp"
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace tasker::actors {
+
+/// Reads task requests, creates every valid task in one call, archives every
+/// invalid request with its own reason; one transaction per batch.
+class task_request_processor : public batch_processor {
+public:
+  /// Reads `cfg.queues.names.task_requests` with the configured visibility timeout.
+  explicit task_request_processor(const config::tasker_config& cfg);
+
+  batch_outcome process_batch(pqxx::connection& conn, std::size_t max_items) override;
+  std::string name() const override { return "task_request_processor"; }
+  std::vector<std::string> wake_channels() const override { return {queue_}; }
+
+  /// Tasks created since construction (duplicates not included).
+  std::uint64_t created() const { return created_; }
+  /// Requests that repeated an existing task since construction.
+  std::uint64_t duplicates() const { return duplicates_; }
+  /// Messages archived as invalid since construction.
+  std::uint64_t archived() const { return archived_; }
+
+private:
+  std::string queue_;
+  int visibility_timeout_;
+  std::uint64_t created_ = 0;
+  std::uint64_t duplicates_ = 0;
+  std::uint64_t archived_ = 0;
+};
+
+/// Claims ready tasks for this node and starts the pending ones; every
+/// `rescue_interval` it also runs the rescue sweep for stranded steps.
+class task_claimer : public batch_processor {
+public:
+  /// Claims for `node_id` with the configured claim timeout and aging.
+  task_claimer(const config::tasker_config& cfg, std::string node_id,
+               std::chrono::steady_clock::duration rescue_interval = std::chrono::seconds{5});
+
+  batch_outcome process_batch(pqxx::connection& conn, std::size_t max_items) override;
+  std::string name() const override { return "task_claimer"; }
+  std::vector<std::string> wake_channels() const override;
+
+  /// Steps rescued since construction.
+  std::uint64_t rescued() const { return rescued_; }
+
+private:
+  std::string node_id_;
+  int claim_timeout_;
+  double aging_seconds_;
+  std::chrono::steady_clock::duration rescue_interval_;
+  // Empty until the first batch, so a fresh claimer sweeps at once.
+  std::optional<std::chrono::steady_clock::time_point> last_rescue_;
+  std::uint64_t rescued_ = 0;
+};
+
+/// Sends the ready steps of this node's claimed tasks to their namespace
+/// queues and marks them enqueued in the same transaction, then releases
+/// the claims.
+class step_enqueuer : public batch_processor {
+public:
+  /// Enqueues for tasks claimed by `node_id`.
+  step_enqueuer(const config::tasker_config& cfg, std::string node_id);
+
+  batch_outcome process_batch(pqxx::connection& conn, std::size_t max_items) override;
+  std::string name() const override { return "step_enqueuer"; }
+  std::vector<std::string> wake_channels() const override;
+
+private:
+  std::string node_id_;
+  std::string namespace_suffix_;
+};
+
+/// Applies step results with one set-based call; invalid or unknown results
+/// are archived with a reason, duplicates deleted and counted.
+class step_result_processor : public batch_processor {
+public:
+  /// Reads `cfg.queues.names.step_results` with the configured visibility timeout.
+  explicit step_result_processor(const config::tasker_config& cfg);
+
+  batch_outcome process_batch(pqxx::connection& conn, std::size_t max_items) override;
+  std::string name() const override { return "step_result_processor"; }
+  std::vector<std::string> wake_channels() const override { return {queue_}; }
+
+  /// Results that changed a step since construction.
+  std::uint64_t applied() const { return applied_; }
+  /// Duplicate or stale results deleted without effect since construction.
+  std::uint64_t duplicates() const { return duplicates_; }
+  /// Messages archived since construction.
+  std::uint64_t archived() const { return archived_; }
+
+private:
+  std::string queue_;
+  int visibility_timeout_;
+  std::uint64_t applied_ = 0;
+  std::uint64_t duplicates_ = 0;
+  std::uint64_t archived_ = 0;
+};
+
+/// Moves finished in-progress tasks to complete or error in one batch.
+class task_finalizer : public batch_processor {
+public:
+  batch_outcome process_batch(pqxx::connection& conn, std::size_t max_items) override;
+  std::string name() const override { return "task_finalizer"; }
+  std::vector<std::string> wake_channels() const override;
+};
+
+} // namespace tasker::actors

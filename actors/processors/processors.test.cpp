@@ -1,0 +1,106 @@
+#include "actors/processors/processor_test_support.hpp"
+
+using namespace tasker;
+using namespace tasker::actors::test;
+using config::executor_type;
+using messaging::queue_client;
+
+namespace {
+
+// Archived reasons of the request queue, by message id.
+std::map<std::int64_t, std::string> archived_reasons(pipeline& p) {
+  pqxx::work tx{p.conn};
+  std::map<std::int64_t, std::string> out;
+  for (const auto& a : queue_client::list_archived(tx, p.cfg.queues.names.task_requests, 100))
+    out[a.msg_id] = a.reason;
+  return out;
+}
+
+bool contains(const std::string& text, const std::string& part) {
+  return text.find(part) != std::string::npos;
+}
+
+} // namespace
+
+TEST_CASE("a valid task request becomes a task and its message is deleted") {
+  pipeline p;
+  p.register_toml(diamond_toml());
+  p.send_request(pipeline::request("diamond", {{"order", 1}}));
+
+  auto out = p.run(executor_type::task_request_processor);
+  CHECK(out.items == 1);
+  CHECK(out.did_work);
+  CHECK(p.scalar<int>("SELECT count(*) FROM tasks") == 1);
+  CHECK(p.scalar<int>("SELECT count(*) FROM workflow_steps") == 4);
+  CHECK(p.scalar<std::string>("SELECT context->>'order' FROM tasks") == "1");
+  CHECK(p.scalar<int>("SELECT count(*) FROM tasker_mq.q_orchestration_task_requests") == 0);
+  CHECK(archived_reasons(p).empty());
+
+  // an idle poll does nothing
+  auto idle = p.run(executor_type::task_request_processor);
+  CHECK(idle.items == 0);
+  CHECK_FALSE(idle.did_work);
+}
+
+TEST_CASE("a mixed batch archives each bad request with its reason and creates every good one") {
+  pipeline p;
+  p.register_toml(diamond_toml());
+  p.register_toml(diamond_toml("other"));
+  std::int64_t not_json, wrong_type, bad_namespace, bad_template;
+  {
+    pqxx::work tx{p.conn};
+    // A body PostgreSQL accepts but JSON parsers cannot represent.
+    not_json = tx.exec1("SELECT tasker_mq.send('orchestration_task_requests',"
+                        " '{\"n\": 1e400}'::jsonb)")[0]
+                   .as<std::int64_t>();
+    tx.commit();
+  }
+  auto wrong = pipeline::request("diamond", {{"k", 2}});
+  wrong["priority"] = "high";
+  wrong_type = p.send_request(wrong);
+  auto ns = pipeline::request("diamond", {{"k", 3}});
+  ns["namespace"] = "nowhere";
+  bad_namespace = p.send_request(ns);
+  bad_template = p.send_request(pipeline::request("missing", {{"k", 4}}));
+  p.send_request(pipeline::request("diamond", {{"k", 5}}));
+  p.send_request(pipeline::request("other", {{"k", 6}}));
+  p.send_request(pipeline::request("diamond", {{"k", 5}})); // duplicate of the first good one
+
+  auto out = p.run(executor_type::task_request_processor);
+  CHECK(out.items == 7);
+  CHECK(p.scalar<int>("SELECT count(*) FROM tasks") == 2);
+  CHECK(p.scalar<int>("SELECT count(*) FROM tasker_mq.q_orchestration_task_requests") == 0);
+
+  auto reasons = archived_reasons(p);
+  REQUIRE(reasons.size() == 4);
+  CHECK(contains(reasons[not_json], "JSON"));
+  CHECK(contains(reasons[wrong_type], "task_request.priority"));
+  CHECK(contains(reasons[bad_namespace], "unknown namespace \"nowhere\""));
+  CHECK(contains(reasons[bad_template], "unknown task template shop/missing@1.0.0"));
+}
+
+TEST_CASE("applying results classifies unknown steps, repeats in a batch and stale attempts") {
+  pipeline p;
+  p.register_toml(diamond_toml());
+  p.send_request(pipeline::request("diamond", {}));
+  p.run(executor_type::task_request_processor);
+  p.claim_and_enqueue();
+  auto steps = p.take_steps();
+  REQUIRE(steps.size() == 1);
+
+  auto ok = pipeline::success(steps[0], {{"v", 1}}).to_json();
+  auto stale = ok;
+  stale["attempt"] = 7;
+  auto unknown = ok;
+  unknown["step_uuid"] = "00000000-0000-4000-8000-0000000000ff";
+  pqxx::work tx{p.conn};
+  auto applied = resources::apply_step_results(tx, nlohmann::json::array({stale, ok, ok, unknown}));
+  REQUIRE(applied.size() == 4);
+  CHECK(applied[0].outcome == resources::result_outcome::stale);
+  CHECK(contains(applied[0].detail, "attempt 7"));
+  // the first applicable result wins; a repeat in the same batch changes nothing
+  CHECK(applied[1].outcome == resources::result_outcome::completed);
+  CHECK(applied[2].outcome == resources::result_outcome::duplicate);
+  CHECK(applied[3].outcome == resources::result_outcome::unknown_step);
+  CHECK(contains(applied[3].detail, "0000000000ff"));
+}

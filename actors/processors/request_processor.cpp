@@ -1,0 +1,136 @@
+#include "actors/processors/processor_types.hpp"
+
+#include "messaging/queue_client.hpp"
+#include "messaging/wire.hpp"
+#include "resources/store_execution.hpp"
+#include "resources/store_tasks.hpp"
+
+#include <limits>
+
+namespace tasker::actors {
+
+namespace {
+
+using messaging::archive_entry;
+using messaging::queue_client;
+
+resources::task_request to_store_request(const messaging::task_request& r) {
+  resources::task_request out;
+  out.namespace_name = r.namespace_name;
+  out.task_name = r.task_name;
+  out.task_version = r.task_version;
+  out.context = r.context;
+  out.priority = r.priority;
+  out.initiator = r.initiator;
+  out.reason = r.reason;
+  out.request_id = r.request_id;
+  return out;
+}
+
+// The body as sent: the parsed JSON re-serialized, or the raw text when the
+// stored JSON could not be represented (the parser then reports why).
+std::string message_text(const messaging::queue_message& m) {
+  return m.parsed() ? m.message.dump() : m.raw_message;
+}
+
+// SAVEPOINTs by hand: pqxx 6.4's subtransaction is lazy and exec_params
+// would not trigger it, so a failed call could abort the whole batch.
+class savepoint {
+public:
+  explicit savepoint(pqxx::transaction_base& tx) : tx_(tx) { tx_.exec0("SAVEPOINT tasker_create"); }
+  void release() { tx_.exec0("RELEASE SAVEPOINT tasker_create"); }
+  void rollback() { tx_.exec0("ROLLBACK TO SAVEPOINT tasker_create"); }
+
+private:
+  pqxx::transaction_base& tx_;
+};
+
+} // namespace
+
+task_request_processor::task_request_processor(const config::tasker_config& cfg)
+    : queue_(cfg.queues.names.task_requests),
+      visibility_timeout_(cfg.queues.visibility_timeout_seconds) {}
+
+batch_outcome task_request_processor::process_batch(pqxx::connection& conn, std::size_t max_items) {
+  pqxx::work tx{conn};
+  const int qty =
+      static_cast<int>(std::min<std::size_t>(max_items, std::numeric_limits<int>::max()));
+  auto messages = queue_client::read(tx, queue_, visibility_timeout_, qty);
+  if (messages.empty()) {
+    tx.commit();
+    return {};
+  }
+
+  std::vector<archive_entry> invalid;
+  std::vector<std::int64_t> ids;                 // parsed requests' messages, in order
+  std::vector<resources::task_request> requests; // parallel to ids
+  for (const auto& m : messages) {
+    try {
+      requests.push_back(to_store_request(messaging::parse_task_request_text(message_text(m))));
+      ids.push_back(m.msg_id);
+    } catch (const messaging::wire_error& e) {
+      invalid.push_back({m.msg_id, e.what()});
+    } catch (const nlohmann::json::exception& e) {
+      // e.g. a number beyond double range: legal in jsonb, not representable here
+      invalid.push_back({m.msg_id, std::string{"task_request: invalid JSON: "} + e.what()});
+    }
+  }
+
+  // Resolve the whole batch once, so an unknown template is archived with its
+  // own reason instead of failing create_tasks for every other request.
+  nlohmann::json wire = nlohmann::json::array();
+  for (const auto& r : requests)
+    wire.push_back(resources::to_json(r));
+  auto problems = resources::task_request_problems(tx, wire);
+  std::vector<std::int64_t> ok_ids;
+  std::vector<resources::task_request> ok;
+  for (std::size_t i = 0; i < requests.size(); ++i) {
+    if (problems.at(i).empty()) {
+      ok_ids.push_back(ids[i]);
+      ok.push_back(std::move(requests[i]));
+    } else {
+      invalid.push_back(
+          {ids[i], "task_request (request_id " + requests[i].request_id + "): " + problems[i]});
+    }
+  }
+
+  std::vector<std::int64_t> done;
+  auto count = [&](const resources::created_task& t) { ++(t.duplicate ? duplicates_ : created_); };
+  if (!ok.empty()) {
+    savepoint sp{tx};
+    try {
+      auto created = resources::create_tasks(tx, ok);
+      sp.release();
+      for (const auto& t : created)
+        count(t);
+      done = ok_ids;
+    } catch (const resources::store_error&) {
+      // Something the resolution could not see (e.g. a damaged template)
+      // refused the batch: fall back to one request at a time so only the
+      // offending ones are archived. Error path only.
+      sp.rollback();
+      sp.release();
+      for (std::size_t i = 0; i < ok.size(); ++i) {
+        savepoint one{tx};
+        try {
+          count(resources::create_task(tx, ok[i]));
+          one.release();
+          done.push_back(ok_ids[i]);
+        } catch (const resources::store_error& e) {
+          one.rollback();
+          one.release();
+          invalid.push_back({ok_ids[i], std::string{"task_request: "} + e.what()});
+        }
+      }
+    }
+  }
+
+  if (!done.empty())
+    queue_client::remove(tx, queue_, done);
+  if (!invalid.empty())
+    archived_ += queue_client::archive(tx, queue_, invalid).size();
+  tx.commit();
+  return {messages.size(), true, std::nullopt};
+}
+
+} // namespace tasker::actors

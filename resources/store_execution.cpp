@@ -1,0 +1,135 @@
+#include "resources/store_execution.hpp"
+
+#include <stdexcept>
+
+namespace tasker::resources {
+
+std::vector<std::string> task_request_problems(pqxx::transaction_base& tx,
+                                               const nlohmann::json& requests) {
+  if (requests.is_array() && requests.empty())
+    return {};
+  auto rows = detail::translating([&] {
+    return tx.exec_params(
+        "SELECT CASE WHEN namespace_uuid IS NULL"
+        "   THEN format('unknown namespace \"%s\"', namespace_name)"
+        " WHEN named_task_uuid IS NULL"
+        "   THEN format('unknown task template %s/%s@%s', namespace_name, task_name,"
+        "               coalesce(task_version, '<latest>'))"
+        " ELSE '' END"
+        " FROM tasker_resolve_task_requests($1::jsonb) ORDER BY ordinal",
+        requests.dump());
+  });
+  std::vector<std::string> out;
+  out.reserve(rows.size());
+  for (const auto& row : rows)
+    out.push_back(row[0].as<std::string>());
+  return out;
+}
+
+std::vector<started_task> claim_and_start_tasks(pqxx::transaction_base& tx,
+                                                std::string_view node_id, std::int32_t limit,
+                                                std::int32_t claim_timeout_seconds,
+                                                double aging_seconds) {
+  auto rows = detail::translating([&] {
+    return tx.exec_params("SELECT task_uuid, namespace_name, started"
+                          " FROM tasker_claim_and_start_tasks($1, $2, $3, $4)",
+                          std::string{node_id}, limit, claim_timeout_seconds, aging_seconds);
+  });
+  std::vector<started_task> out;
+  out.reserve(rows.size());
+  for (const auto& row : rows)
+    out.push_back({row[0].as<std::string>(), row[1].as<std::string>(), row[2].as<bool>()});
+  return out;
+}
+
+std::vector<locked_task> lock_claimed_tasks(pqxx::transaction_base& tx, std::string_view node_id,
+                                            std::int32_t limit) {
+  auto rows = detail::translating([&] {
+    return tx.exec_params("SELECT task_uuid, namespace_name, task_name"
+                          " FROM tasker_lock_claimed_tasks($1, $2)",
+                          std::string{node_id}, limit);
+  });
+  std::vector<locked_task> out;
+  out.reserve(rows.size());
+  for (const auto& row : rows)
+    out.push_back({row[0].as<std::string>(), row[1].as<std::string>(), row[2].as<std::string>()});
+  return out;
+}
+
+namespace {
+
+constexpr result_outcome all_outcomes[] = {result_outcome::completed, result_outcome::retrying,
+                                           result_outcome::failed,    result_outcome::duplicate,
+                                           result_outcome::stale,     result_outcome::unknown_step};
+
+result_outcome parse_outcome(std::string_view name) {
+  for (auto o : all_outcomes)
+    if (to_string(o) == name)
+      return o;
+  throw std::invalid_argument("unknown step result outcome \"" + std::string{name} + "\"");
+}
+
+} // namespace
+
+std::string_view to_string(result_outcome outcome) noexcept {
+  switch (outcome) {
+  case result_outcome::completed:
+    return "completed";
+  case result_outcome::retrying:
+    return "retrying";
+  case result_outcome::failed:
+    return "failed";
+  case result_outcome::duplicate:
+    return "duplicate";
+  case result_outcome::stale:
+    return "stale";
+  case result_outcome::unknown_step:
+    return "unknown_step";
+  }
+  return "unknown";
+}
+
+std::vector<applied_result> apply_step_results(pqxx::transaction_base& tx,
+                                               const nlohmann::json& results) {
+  std::vector<applied_result> out;
+  if (results.is_array() && results.empty())
+    return out;
+  auto rows = detail::translating([&] {
+    return tx.exec_params("SELECT ordinal, workflow_step_uuid, outcome, detail"
+                          " FROM tasker_apply_step_results($1::jsonb)",
+                          results.dump());
+  });
+  out.reserve(rows.size());
+  for (const auto& row : rows)
+    out.push_back({row[0].as<std::int32_t>(), row[1].as<std::string>(std::string{}),
+                   parse_outcome(row[2].as<std::string>()), row[3].as<std::string>(std::string{})});
+  return out;
+}
+
+std::vector<rescued_step> rescue_stale_steps(pqxx::transaction_base& tx, std::int32_t limit) {
+  auto rows = detail::translating([&] {
+    return tx.exec_params("SELECT workflow_step_uuid, task_uuid, from_state, to_state"
+                          " FROM tasker_rescue_stale_steps($1)",
+                          limit);
+  });
+  std::vector<rescued_step> out;
+  out.reserve(rows.size());
+  for (const auto& row : rows)
+    out.push_back({row[0].as<std::string>(), row[1].as<std::string>(),
+                   parse_step_state(row[2].as<std::string>()),
+                   parse_step_state(row[3].as<std::string>())});
+  return out;
+}
+
+std::vector<finalized_task> finalize_tasks(pqxx::transaction_base& tx, std::int32_t limit) {
+  auto rows = detail::translating([&] {
+    return tx.exec_params("SELECT task_uuid, to_state FROM tasker_finalize_tasks($1)", limit);
+  });
+  std::vector<finalized_task> out;
+  out.reserve(rows.size());
+  for (const auto& row : rows)
+    out.push_back({row[0].as<std::string>(), parse_task_state(row[1].as<std::string>())});
+  return out;
+}
+
+} // namespace tasker::resources

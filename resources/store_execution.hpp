@@ -1,0 +1,107 @@
+#pragma once
+/// Execution: the batch operations of the orchestration executors, each one
+/// SQL function call (0004_execution.sql) inside the caller's transaction —
+/// claim and start tasks, lock this node's claims, apply step results,
+/// rescue stranded steps, finalize tasks.
+///
+/// The SQL raises `pg_notify('tasker_tasks_ready', '')` (delivered at commit)
+/// whenever claimable work may have appeared: tasks created, results applied,
+/// steps rescued.
+
+#include "resources/store_error.hpp"
+#include "resources/store_states.hpp"
+
+#include <nlohmann/json.hpp>
+#include <pqxx/pqxx>
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace tasker::resources {
+
+/// Resolves every request of a batch against the template registry in one
+/// round trip (tasker_resolve_task_requests); for each request, in order, an
+/// empty string when it names a registered template, else why not, e.g.
+/// `unknown namespace "x"` or `unknown task template ns/name@1.0.0`.
+std::vector<std::string> task_request_problems(pqxx::transaction_base& tx,
+                                               const nlohmann::json& requests);
+
+/// A task claimed by claim_and_start_tasks.
+struct started_task {
+  std::string task_uuid;      ///< the claimed task
+  std::string namespace_name; ///< its namespace
+  bool started = false;       ///< true when this call moved it pending -> in_progress
+};
+
+/// Claims up to `limit` ready tasks for `node_id` (as claim_ready_tasks) and
+/// moves the pending ones to in_progress, in one round trip.
+std::vector<started_task> claim_and_start_tasks(pqxx::transaction_base& tx,
+                                                std::string_view node_id, std::int32_t limit,
+                                                std::int32_t claim_timeout_seconds,
+                                                double aging_seconds);
+
+/// A task this node holds a claim on, locked for this transaction.
+struct locked_task {
+  std::string task_uuid;      ///< the task
+  std::string namespace_name; ///< selects the namespace queue
+  std::string task_name;      ///< its template's name
+};
+
+/// Locks up to `limit` unfinished tasks claimed by `node_id`, skipping rows
+/// another transaction holds, so concurrent enqueuers never share a task.
+std::vector<locked_task> lock_claimed_tasks(pqxx::transaction_base& tx, std::string_view node_id,
+                                            std::int32_t limit);
+
+/// What applying one step result did.
+enum class result_outcome {
+  completed,   ///< the step is complete with the results
+  retrying,    ///< the step failed and is ready again after its backoff
+  failed,      ///< the step failed for good (not retryable, or no attempts left)
+  duplicate,   ///< the step was not waiting for this result: nothing changed
+  stale,       ///< the result names an attempt other than the current one: nothing changed
+  unknown_step ///< no such step in that task: the message should be archived
+};
+
+/// The SQL name of an outcome, e.g. "unknown_step".
+std::string_view to_string(result_outcome outcome) noexcept;
+
+/// The classification of one element of a result batch.
+struct applied_result {
+  std::int32_t ordinal = 0;                           ///< index into the batch
+  std::string step_uuid;                              ///< empty when not a UUID
+  result_outcome outcome = result_outcome::duplicate; ///< what happened
+  std::string detail;                                 ///< why, for duplicate/stale/unknown_step
+};
+
+/// Applies `results` (a JSON array of wire step_result objects) with one
+/// function call; see tasker_apply_step_results for the rules (attempt and
+/// state checks make a repeated or late result a no-op). Results come back in
+/// batch order.
+std::vector<applied_result> apply_step_results(pqxx::transaction_base& tx,
+                                               const nlohmann::json& results);
+
+/// A step moved by the rescue sweep.
+struct rescued_step {
+  std::string step_uuid;                  ///< the step
+  std::string task_uuid;                  ///< its task
+  step_state from = step_state::enqueued; ///< enqueued or in_progress
+  step_state to = step_state::pending;    ///< pending, or error when no attempt is left
+};
+
+/// Rescues up to `limit` steps stranded enqueued or in progress for longer than
+/// their timeout_seconds, in one round trip.
+std::vector<rescued_step> rescue_stale_steps(pqxx::transaction_base& tx, std::int32_t limit);
+
+/// A task finalized by finalize_tasks.
+struct finalized_task {
+  std::string task_uuid;                ///< the task
+  task_state to = task_state::complete; ///< complete, or error when failures block it
+};
+
+/// Finalizes up to `limit` in-progress tasks that nothing can advance any
+/// more (all steps complete → complete; blocked by failures → error).
+std::vector<finalized_task> finalize_tasks(pqxx::transaction_base& tx, std::int32_t limit);
+
+} // namespace tasker::resources

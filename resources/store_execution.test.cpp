@@ -1,0 +1,73 @@
+#include "resources/store_execution.hpp"
+#include "resources/store_test_support.hpp"
+#include "tests/support/scratch_db.hpp"
+
+#include <doctest/doctest.h>
+
+using namespace tasker;
+using namespace tasker::resources;
+
+TEST_CASE("claiming and starting moves only pending tasks to in_progress") {
+  testing::scratch_db db;
+  auto conn = db.connect();
+  pqxx::work tx{conn};
+  auto task = test::make_task(tx, test::diamond_template());
+  auto first = claim_and_start_tasks(tx, "n1", 10, 60, 60.0);
+  REQUIRE(first.size() == 1);
+  CHECK(first[0].task_uuid == task);
+  CHECK(first[0].namespace_name == "shop");
+  CHECK(first[0].started);
+  CHECK(current_task_state(tx, task) == task_state::in_progress);
+  release_claims(tx, {task}, "n1");
+  auto again = claim_and_start_tasks(tx, "n1", 10, 60, 60.0);
+  REQUIRE(again.size() == 1);
+  CHECK_FALSE(again[0].started);
+}
+
+TEST_CASE("only the claiming node's tasks are locked for enqueueing") {
+  testing::scratch_db db;
+  auto conn = db.connect();
+  pqxx::work tx{conn};
+  auto task = test::make_task(tx, test::diamond_template());
+  claim_ready_tasks(tx, "n1", 10, 60);
+  CHECK(lock_claimed_tasks(tx, "n2", 10).empty());
+  auto mine = lock_claimed_tasks(tx, "n1", 10);
+  REQUIRE(mine.size() == 1);
+  CHECK(mine[0].task_uuid == task);
+  CHECK(mine[0].task_name == "diamond");
+}
+
+TEST_CASE("task requests naming unknown namespaces or templates are reported one by one") {
+  testing::scratch_db db;
+  auto conn = db.connect();
+  pqxx::work tx{conn};
+  register_template(tx, test::diamond_template());
+  auto problems = task_request_problems(
+      tx, nlohmann::json::array(
+              {{{"namespace", "shop"}, {"task_name", "diamond"}},
+               {{"namespace", "nope"}, {"task_name", "diamond"}},
+               {{"namespace", "shop"}, {"task_name", "diamond"}, {"task_version", "9.9.9"}}}));
+  REQUIRE(problems.size() == 3);
+  CHECK(problems[0].empty());
+  CHECK(problems[1] == "unknown namespace \"nope\"");
+  CHECK(problems[2] == "unknown task template shop/diamond@9.9.9");
+}
+
+TEST_CASE("an in-progress step with no attempts left is rescued to error, not pending") {
+  testing::scratch_db db;
+  auto conn = db.connect();
+  pqxx::work tx{conn};
+  auto task = test::make_task(tx, test::flat_template("one", 1, 1));
+  auto ids = test::step_ids(tx, task);
+  test::drive(tx, {ids["s0"]}, {step_state::enqueued, step_state::in_progress});
+  CHECK(rescue_stale_steps(tx, 10).empty());
+  tx.exec0("UPDATE workflow_steps SET updated_at = now() - interval '1 day'");
+  auto rescued = rescue_stale_steps(tx, 10);
+  REQUIRE(rescued.size() == 1);
+  CHECK(rescued[0].from == step_state::in_progress);
+  CHECK(rescued[0].to == step_state::error);
+  transition_tasks(tx, {task}, task_state::in_progress);
+  auto done = finalize_tasks(tx, 10);
+  REQUIRE(done.size() == 1);
+  CHECK(done[0].to == task_state::error);
+}
