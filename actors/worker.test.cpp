@@ -1,0 +1,447 @@
+#include "actors/worker.hpp"
+
+#include "messaging/messages.hpp"
+#include "messaging/queue_client.hpp"
+#include "resources/store_test_support.hpp"
+#include "tests/support/scratch_db.hpp"
+
+#include <caf/all.hpp>
+#include <doctest/doctest.h>
+#include <httplib.h>
+
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <map>
+#include <thread>
+
+using namespace tasker;
+using namespace tasker::actors;
+using messaging::queue_client;
+using namespace std::chrono_literals;
+
+namespace {
+
+const std::string ns_queue = "shop_queue";
+const std::string results_queue = "orchestration_step_results";
+
+/// Polls `pred` until it holds or a generous deadline passes.
+template <class Pred>
+bool eventually(Pred pred, std::chrono::seconds limit = 60s) {
+  auto deadline = std::chrono::steady_clock::now() + limit;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (pred())
+      return true;
+    std::this_thread::sleep_for(50ms);
+  }
+  return pred();
+}
+
+struct worker_fixture {
+  tasker::testing::scratch_db db;
+  pqxx::connection conn{db.url()};
+  std::unique_ptr<caf::actor_system_config> cfg;
+  std::unique_ptr<caf::actor_system> sys;
+  caf::actor group;
+  int templates = 0;
+
+  worker_fixture() {
+    pqxx::work tx{conn};
+    queue_client::create_queue(tx, ns_queue);
+    queue_client::create_queue(tx, results_queue);
+    tx.commit();
+  }
+
+  ~worker_fixture() {
+    if (group)
+      stop(group);
+    sys.reset();
+  }
+
+  worker_options options(std::size_t concurrency = 1) const {
+    worker_options o;
+    o.database_url = db.url();
+    o.namespace_name = "shop";
+    o.concurrency = concurrency;
+    o.poll_interval = 100ms;
+    return o;
+  }
+
+  caf::actor start(const worker_options& o,
+                   std::shared_ptr<const handler_registry> reg = make_builtin_registry()) {
+    if (!sys) {
+      cfg = std::make_unique<caf::actor_system_config>();
+      sys = std::make_unique<caf::actor_system>(*cfg);
+    }
+    group = spawn_worker_group(*sys, o, std::move(reg));
+    return group;
+  }
+
+  /// Sends an exit to the group and waits until it is gone.
+  void stop(caf::actor& g) {
+    caf::scoped_actor self{*sys};
+    self->monitor(g);
+    self->send_exit(g, caf::exit_reason::user_shutdown);
+    bool down = false;
+    self->receive([&](caf::down_msg&) { down = true; }, caf::after(120s) >> [] {});
+    CHECK(down);
+    g = nullptr;
+  }
+
+  worker_group_status status() {
+    caf::scoped_actor self{*sys};
+    worker_group_status out;
+    self->request(group, 30s, messaging::status_atom::value)
+      .receive([&](worker_group_status& s) { out = s; }, [](caf::error&) {});
+    return out;
+  }
+
+  /// Creates a task of the given steps (independent of each other), moves
+  /// them to enqueued and returns their messages, unsent.
+  std::vector<messaging::step_message> enqueue_task(std::vector<messaging::step_template> steps) {
+    messaging::task_template t;
+    t.namespace_name = "shop";
+    t.name = "t" + std::to_string(++templates);
+    t.version = "1.0.0";
+    t.steps = steps;
+    pqxx::work tx{conn};
+    auto task = resources::test::make_task(tx, t);
+    auto ids = resources::test::step_ids(tx, task);
+    std::vector<messaging::step_message> out;
+    std::vector<std::string> uuids;
+    for (const auto& s : steps) {
+      messaging::step_message m;
+      m.task_uuid = task;
+      m.step_uuid = ids.at(s.name);
+      m.step_name = s.name;
+      m.handler = s.handler;
+      m.namespace_name = "shop";
+      m.task_name = t.name;
+      m.inputs = s.inputs;
+      m.timeout_seconds = s.timeout_seconds;
+      uuids.push_back(m.step_uuid);
+      out.push_back(m);
+    }
+    resources::transition_steps(tx, uuids, resources::step_state::enqueued);
+    tx.commit();
+    return out;
+  }
+
+  std::vector<messaging::step_message> enqueue_one(std::string handler,
+                                                   nlohmann::json inputs = nlohmann::json::object()) {
+    messaging::step_template s;
+    s.name = "s";
+    s.handler = std::move(handler);
+    s.inputs = std::move(inputs);
+    return enqueue_task({s});
+  }
+
+  std::vector<std::int64_t> send(const std::vector<messaging::step_message>& msgs) {
+    std::vector<nlohmann::json> bodies;
+    for (const auto& m : msgs)
+      bodies.push_back(m.to_json());
+    pqxx::work tx{conn};
+    auto ids = queue_client::send_batch(tx, ns_queue, bodies);
+    tx.commit();
+    return ids;
+  }
+
+  /// Every step result posted so far, without consuming them (the read is rolled back).
+  std::vector<messaging::step_result> results() {
+    pqxx::work tx{conn};
+    std::vector<messaging::step_result> out;
+    for (const auto& m : queue_client::read(tx, results_queue, 0, 10000))
+      out.push_back(messaging::parse_step_result(m.message));
+    return out;
+  }
+
+  std::int64_t queue_length(const std::string& q) {
+    pqxx::work tx{conn};
+    return queue_client::metrics(tx, q).queue_length;
+  }
+
+  resources::step_state state_of(const std::string& step) {
+    pqxx::work tx{conn};
+    return resources::current_step_state(tx, step);
+  }
+
+  /// The orchestration side's retry: in_progress -> error -> enqueued.
+  void retry(const std::string& step) {
+    pqxx::work tx{conn};
+    resources::transition_steps(tx, {step}, resources::step_state::error);
+    resources::transition_steps(tx, {step}, resources::step_state::enqueued);
+    tx.commit();
+  }
+};
+
+} // namespace
+
+TEST_CASE_FIXTURE(worker_fixture, "a noop step gets a success result and its message is deleted") {
+  auto msgs = enqueue_one("noop");
+  send(msgs);
+  start(options());
+  REQUIRE(eventually([&] { return results().size() == 1; }));
+  auto r = results().front();
+  CHECK(r.status == messaging::step_status::success);
+  CHECK(r.step_uuid == msgs[0].step_uuid);
+  CHECK(r.task_uuid == msgs[0].task_uuid);
+  CHECK(r.attempt == 1);
+  REQUIRE(r.worker.has_value());
+  CHECK(r.worker->pid == static_cast<std::int64_t>(::getpid()));
+  CHECK(r.execution_time_ms >= 0);
+  CHECK(eventually([&] { return queue_length(ns_queue) == 0; }));
+  // Completing the step is the result processor's job, not the worker's.
+  CHECK(state_of(msgs[0].step_uuid) == resources::step_state::in_progress);
+  CHECK(eventually([&] { return status().steps_run == 1; }));
+}
+
+TEST_CASE_FIXTURE(worker_fixture, "fail with two failures fails attempts one and two and "
+                                  "succeeds on the third") {
+  auto msgs = enqueue_one("fail", {{"failures", 2}});
+  start(options());
+  for (int attempt = 1; attempt <= 3; ++attempt) {
+    auto m = msgs[0];
+    m.attempt = attempt;
+    send({m});
+    REQUIRE(eventually([&] { return results().size() == static_cast<std::size_t>(attempt); }));
+    auto r = results().back();
+    CHECK(r.attempt == attempt);
+    if (attempt < 3) {
+      CHECK(r.status == messaging::step_status::failed);
+      REQUIRE(r.error.has_value());
+      CHECK(r.error->retryable);
+      retry(m.step_uuid);
+    } else {
+      CHECK(r.status == messaging::step_status::success);
+    }
+  }
+  CHECK(eventually([&] { return status().failures == 2; }));
+}
+
+TEST_CASE_FIXTURE(worker_fixture, "command steps run a program without a shell and report "
+                                  "its JSON or its failure") {
+  auto ok = enqueue_one("command", {{"program", "/bin/cat"}});
+  auto bad = enqueue_one("command", {{"program", "/bin/false"}});
+  send(ok);
+  send(bad);
+  start(options());
+  REQUIRE(eventually([&] { return results().size() == 2; }));
+  std::map<std::string, messaging::step_result> by_step;
+  for (auto& r : results())
+    by_step[r.step_uuid] = r;
+  auto& cat = by_step.at(ok[0].step_uuid);
+  CHECK(cat.status == messaging::step_status::success);
+  CHECK(cat.results["step_uuid"] == ok[0].step_uuid); // cat echoed the step message
+  auto& f = by_step.at(bad[0].step_uuid);
+  CHECK(f.status == messaging::step_status::failed);
+  CHECK(f.error->message.find("exited with status 1") != std::string::npos);
+}
+
+TEST_CASE_FIXTURE(worker_fixture, "an http step reports a 503 Retry-After as retry_after_seconds") {
+  httplib::Server srv;
+  srv.Post("/ok", [](const httplib::Request&, httplib::Response& res) {
+    res.set_content(R"({"charged":true})", "application/json");
+  });
+  srv.Post("/busy", [](const httplib::Request&, httplib::Response& res) {
+    res.status = 503;
+    res.set_header("Retry-After", "12");
+  });
+  int port = srv.bind_to_any_port("127.0.0.1");
+  std::thread t{[&] { srv.listen_after_bind(); }};
+  auto base = "http://127.0.0.1:" + std::to_string(port);
+  auto ok = enqueue_one("http", {{"url", base + "/ok"}});
+  auto busy = enqueue_one("http", {{"url", base + "/busy"}});
+  auto far = enqueue_one("http", {{"url", "http://198.51.100.7/hook"}});
+  send(ok);
+  send(busy);
+  send(far);
+  start(options());
+  bool done = eventually([&] { return results().size() == 3; });
+  srv.stop();
+  t.join();
+  REQUIRE(done);
+  std::map<std::string, messaging::step_result> by_step;
+  for (auto& r : results())
+    by_step[r.step_uuid] = r;
+  CHECK(by_step.at(ok[0].step_uuid).results["charged"] == true);
+  auto& b = by_step.at(busy[0].step_uuid);
+  CHECK(b.status == messaging::step_status::failed);
+  CHECK(b.error->retryable);
+  REQUIRE(b.retry_after_seconds.has_value());
+  CHECK(*b.retry_after_seconds == doctest::Approx(12.0));
+  auto& refused = by_step.at(far[0].step_uuid);
+  CHECK(refused.status == messaging::step_status::failed);
+  CHECK_FALSE(refused.error->retryable);
+  CHECK(refused.error->message.find("198.51.100.7") != std::string::npos);
+}
+
+TEST_CASE_FIXTURE(worker_fixture, "an unknown handler yields a non-retryable failure naming it") {
+  auto msgs = enqueue_one("no_such_handler");
+  send(msgs);
+  start(options());
+  REQUIRE(eventually([&] { return results().size() == 1; }));
+  auto r = results().front();
+  CHECK(r.status == messaging::step_status::failed);
+  REQUIRE(r.error.has_value());
+  CHECK_FALSE(r.error->retryable);
+  CHECK(r.error->message == "no handler named 'no_such_handler'");
+}
+
+TEST_CASE_FIXTURE(worker_fixture, "a malformed message is archived with its reason and a good "
+                                  "one in the same batch still runs") {
+  auto good = enqueue_one("noop");
+  auto ghost = good[0];
+  ghost.step_uuid = "00000000-0000-0000-0000-000000000001";
+  std::int64_t bad_id = 0, ghost_id = 0;
+  {
+    pqxx::work tx{conn};
+    bad_id = queue_client::send(tx, ns_queue, {{"task_uuid", "x"}, {"hello", 1}});
+    ghost_id = queue_client::send(tx, ns_queue, ghost.to_json());
+    tx.commit();
+  }
+  send(good);
+  auto o = options();
+  o.batch_size = 5;
+  start(o);
+  REQUIRE(eventually([&] { return results().size() == 1; }));
+  CHECK(eventually([&] { return queue_length(ns_queue) == 0; }));
+  pqxx::work tx{conn};
+  auto archived = queue_client::list_archived(tx, ns_queue, 10);
+  REQUIRE(archived.size() == 2);
+  std::map<std::int64_t, std::string> reasons;
+  for (const auto& a : archived)
+    reasons[a.msg_id] = a.reason;
+  CHECK(reasons.at(bad_id).find("message " + std::to_string(bad_id)) != std::string::npos);
+  CHECK(reasons.at(bad_id).find("step_message.") != std::string::npos);
+  CHECK(reasons.at(ghost_id).find("does not exist") != std::string::npos);
+}
+
+TEST_CASE_FIXTURE(worker_fixture, "a message whose step is already complete is deleted without "
+                                  "running the handler") {
+  auto calls = std::make_shared<std::atomic<int>>(0);
+  auto reg = make_builtin_registry();
+  reg->register_handler("counted", [calls](const messaging::step_message&) {
+    ++*calls;
+    return handler_result::ok();
+  });
+  auto msgs = enqueue_one("counted");
+  {
+    pqxx::work tx{conn};
+    resources::transition_steps(tx, {msgs[0].step_uuid}, resources::step_state::in_progress);
+    resources::transition_steps(tx, {msgs[0].step_uuid}, resources::step_state::complete);
+    tx.commit();
+  }
+  send(msgs);
+  start(options(), reg);
+  REQUIRE(eventually([&] { return status().duplicates == 1; }));
+  CHECK(queue_length(ns_queue) == 0);
+  CHECK(results().empty());
+  CHECK(*calls == 0);
+}
+
+TEST_CASE_FIXTURE(worker_fixture, "a worker that dies mid-step leaves its message to reappear "
+                                  "after the visibility timeout") {
+  auto msgs = enqueue_one("sleep", {{"ms", 600000}});
+  auto ids = send(msgs);
+  // The worker runs in a child process so it can really die: SIGKILL, no
+  // chance to clean up. No actor system exists in this process yet, so the
+  // child starts from a single-threaded copy.
+  pid_t child = ::fork();
+  REQUIRE(child >= 0);
+  if (child == 0) {
+    caf::actor_system_config child_cfg;
+    caf::actor_system child_sys{child_cfg};
+    auto o = options();
+    o.visibility_timeout_seconds = 3;
+    spawn_worker_group(child_sys, o, make_builtin_registry());
+    for (;;)
+      ::pause();
+  }
+  bool running = eventually(
+    [&] { return state_of(msgs[0].step_uuid) == resources::step_state::in_progress; });
+  ::kill(child, SIGKILL);
+  int wstatus = 0;
+  ::waitpid(child, &wstatus, 0);
+  REQUIRE(running);
+  CHECK(results().empty());
+  CHECK(queue_length(ns_queue) == 1); // still there, hidden
+  std::vector<messaging::queue_message> again;
+  REQUIRE(eventually([&] {
+    pqxx::work tx{conn};
+    again = queue_client::read(tx, ns_queue, 60, 1);
+    tx.commit();
+    return !again.empty();
+  }));
+  CHECK(again[0].msg_id == ids[0]);
+  CHECK(again[0].read_ct == 2);
+}
+
+TEST_CASE_FIXTURE(worker_fixture, "four workers process many messages in parallel and no step "
+                                  "gets two results") {
+  // Each handler holds on until a second one runs at the same time (or a
+  // deadline passes): peak > 1 proves parallel work without timing it.
+  auto running = std::make_shared<std::atomic<int>>(0);
+  auto peak = std::make_shared<std::atomic<int>>(0);
+  auto reg = make_builtin_registry();
+  reg->register_handler("overlap", [running, peak](const messaging::step_message&) {
+    int now = ++*running;
+    int p = peak->load();
+    while (now > p && !peak->compare_exchange_weak(p, now)) {
+    }
+    auto deadline = std::chrono::steady_clock::now() + 10s;
+    while (*peak < 2 && std::chrono::steady_clock::now() < deadline)
+      std::this_thread::sleep_for(5ms);
+    --*running;
+    return handler_result::ok();
+  });
+  std::vector<messaging::step_template> steps;
+  for (int i = 0; i < 40; ++i) {
+    messaging::step_template s;
+    s.name = "s" + std::to_string(i);
+    s.handler = "overlap";
+    steps.push_back(s);
+  }
+  auto msgs = enqueue_task(steps);
+  send(msgs);
+  auto o = options(4);
+  o.batch_size = 3;
+  start(o, reg);
+  REQUIRE(eventually([&] { return results().size() >= 40; }, 120s));
+  CHECK(eventually([&] { return queue_length(ns_queue) == 0; }));
+  auto all = results();
+  CHECK(all.size() == 40);
+  std::map<std::string, int> per_step;
+  for (const auto& r : all)
+    ++per_step[r.step_uuid];
+  CHECK(per_step.size() == 40);
+  for (const auto& [step, n] : per_step)
+    CHECK_MESSAGE(n == 1, step);
+  CHECK(*peak >= 2);
+  CHECK(status().workers == 4);
+}
+
+TEST_CASE_FIXTURE(worker_fixture, "a graceful stop finishes the current step and posts its "
+                                  "result before the group exits") {
+  auto msgs = enqueue_one("sleep", {{"ms", 1500}});
+  send(msgs);
+  start(options(2));
+  REQUIRE(eventually(
+    [&] { return state_of(msgs[0].step_uuid) == resources::step_state::in_progress; }));
+  stop(group);
+  // The group is gone only after the step finished, so the result is there now.
+  auto all = results();
+  REQUIRE(all.size() == 1);
+  CHECK(all[0].status == messaging::step_status::success);
+  CHECK(queue_length(ns_queue) == 0);
+}
+
+TEST_CASE_FIXTURE(worker_fixture, "an invalid namespace is refused before anything is spawned") {
+  auto o = options();
+  o.namespace_name = "Bad-Name";
+  cfg = std::make_unique<caf::actor_system_config>();
+  sys = std::make_unique<caf::actor_system>(*cfg);
+  CHECK_THROWS_AS(spawn_worker_group(*sys, o, make_builtin_registry()), std::invalid_argument);
+}

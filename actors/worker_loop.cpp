@@ -1,0 +1,211 @@
+#include "actors/worker_loop.hpp"
+
+#include "messaging/identifier.hpp"
+#include "resources/store_error.hpp"
+#include "resources/store_states.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <map>
+#include <set>
+
+namespace tasker::actors {
+
+using messaging::queue_client;
+
+std::string namespace_queue_name(const worker_options& opts) {
+  messaging::validated_identifier("namespace", opts.namespace_name);
+  return messaging::validated_identifier("namespace queue",
+                                         opts.namespace_name + opts.namespace_suffix);
+}
+
+messaging::worker_info make_worker_info(const std::string& id) {
+  char host[256] = {};
+  if (::gethostname(host, sizeof host - 1) != 0)
+    host[0] = '\0';
+  return {id, host, static_cast<std::int64_t>(::getpid())};
+}
+
+step_worker::step_worker(worker_options opts, std::shared_ptr<const handler_registry> handlers,
+                         std::string worker_id, std::shared_ptr<worker_counters> counters)
+  : opts_(std::move(opts)),
+    handlers_(std::move(handlers)),
+    counters_(std::move(counters)),
+    info_(make_worker_info(worker_id)),
+    queue_(namespace_queue_name(opts_)),
+    work_(opts_.database_url),
+    listen_conn_(opts_.database_url) {
+  messaging::validated_identifier("step results queue", opts_.step_results_queue);
+  listener_ = std::make_unique<messaging::queue_listener>(listen_conn_, queue_);
+}
+
+step_worker::~step_worker() = default;
+
+void step_worker::wait_for_work() {
+  listener_->wait(opts_.poll_interval);
+}
+
+std::size_t step_worker::run_batch() {
+  auto claimed = claim_batch();
+  for (const auto& c : claimed)
+    post_result(c, run_step(c));
+  return claimed.size();
+}
+
+std::vector<step_worker::claimed_step> step_worker::claim_batch() {
+  // Until the steps are known, hide the messages for the default step timeout;
+  // a longer step extends its own message below.
+  const int read_vt = opts_.visibility_timeout_seconds > 0
+                        ? opts_.visibility_timeout_seconds
+                        : messaging::step_message{}.timeout_seconds + visibility_margin_seconds;
+  pqxx::work tx{work_};
+  auto msgs = queue_client::read(tx, queue_, read_vt,
+                                 static_cast<int>(std::max<std::size_t>(opts_.batch_size, 1)));
+  if (msgs.empty()) {
+    tx.commit();
+    return {};
+  }
+  std::vector<messaging::archive_entry> invalid;
+  std::vector<claimed_step> parsed;
+  auto where = [&](std::int64_t id) {
+    return "queue " + queue_ + " message " + std::to_string(id) + ": ";
+  };
+  for (const auto& m : msgs) {
+    try {
+      parsed.push_back({m.msg_id, m.parsed() ? messaging::parse_step_message(m.message)
+                                             : messaging::parse_step_message_text(m.raw_message)});
+    } catch (const messaging::wire_error& e) {
+      invalid.push_back({m.msg_id, where(m.msg_id) + e.what()});
+    }
+  }
+  std::map<std::string, std::string> states;
+  if (!parsed.empty()) {
+    std::vector<std::string> uuids;
+    for (const auto& p : parsed)
+      uuids.push_back(p.step.step_uuid);
+    for (const auto& row :
+         tx.exec_params("SELECT workflow_step_uuid::text, current_state"
+                        " FROM tasker_step_states($1::uuid[])",
+                        resources::detail::pg_array(uuids)))
+      states[row[0].as<std::string>()] = row[1].as<std::string>();
+  }
+  std::vector<claimed_step> claimed;
+  std::vector<std::int64_t> duplicates;
+  std::vector<std::string> to_claim;
+  std::set<std::string> seen;
+  for (auto& p : parsed) {
+    auto s = states.find(p.step.step_uuid);
+    if (s == states.end()) {
+      invalid.push_back({p.msg_id, where(p.msg_id) + "step_message.step_uuid: workflow step "
+                                     + p.step.step_uuid + " does not exist"});
+    } else if (s->second != resources::to_string(resources::step_state::enqueued)
+               || !seen.insert(p.step.step_uuid).second) {
+      spdlog::debug("worker {}: {}step {} is {}, not enqueued: deleting the duplicate", info_.id,
+                    where(p.msg_id), p.step.step_uuid, s->second);
+      duplicates.push_back(p.msg_id);
+    } else {
+      to_claim.push_back(p.step.step_uuid);
+      claimed.push_back(std::move(p));
+    }
+  }
+  if (!invalid.empty()) {
+    for (const auto& e : invalid)
+      spdlog::warn("worker {}: archiving {}", info_.id, e.reason);
+    queue_client::archive(tx, queue_, invalid);
+  }
+  if (!duplicates.empty())
+    queue_client::remove(tx, queue_, duplicates);
+  if (!to_claim.empty())
+    resources::transition_steps(tx, to_claim, resources::step_state::in_progress,
+                                {{"worker", info_.id}, {"queue", queue_}});
+  if (opts_.visibility_timeout_seconds <= 0) {
+    // Steps of a batch run one after another: message i stays hidden until
+    // every step up to it could have timed out.
+    long long cumulative = 0;
+    for (const auto& c : claimed) {
+      cumulative += c.step.timeout_seconds + visibility_margin_seconds;
+      if (cumulative > read_vt)
+        queue_client::set_vt(tx, queue_, c.msg_id,
+                             static_cast<int>(std::min<long long>(cumulative, 1 << 30)));
+    }
+  }
+  tx.commit();
+  counters_->archived += invalid.size();
+  counters_->duplicates += duplicates.size();
+  return claimed;
+}
+
+messaging::step_result step_worker::run_step(const claimed_step& c) const {
+  const auto& step = c.step;
+  messaging::step_result out;
+  out.task_uuid = step.task_uuid;
+  out.step_uuid = step.step_uuid;
+  out.worker = info_;
+  out.attempt = step.attempt;
+  handler_result r;
+  auto started = std::chrono::steady_clock::now();
+  if (const auto* fn = handlers_->find(step.handler)) {
+    try {
+      r = (*fn)(step);
+    } catch (const std::exception& e) {
+      r = handler_result::failure("handler '" + step.handler + "' threw: " + e.what());
+    } catch (...) {
+      r = handler_result::failure("handler '" + step.handler + "' threw a non-exception");
+    }
+  } else {
+    r = handler_result::failure("no handler named '" + step.handler + "'", false);
+  }
+  out.execution_time_ms =
+    std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count();
+  if (r.success) {
+    out.status = messaging::step_status::success;
+    out.results = std::move(r.results);
+  } else {
+    out.status = messaging::step_status::failed;
+    out.results = r.results.is_null() ? nlohmann::json(nullptr) : std::move(r.results);
+    out.error = messaging::step_error{r.error_message.empty() ? "handler failed" : r.error_message,
+                                      r.retryable, std::nullopt};
+    if (r.retry_after_seconds && *r.retry_after_seconds >= 0)
+      out.retry_after_seconds = r.retry_after_seconds;
+  }
+  return out;
+}
+
+void step_worker::post_result(const claimed_step& c, messaging::step_result result) {
+  // A result that cannot travel (invalid UTF-8, too large) becomes a failure
+  // that says so, rather than a message the result processor must reject.
+  nlohmann::json body;
+  try {
+    body = result.to_json();
+    if (body.dump().size() > messaging::default_max_message_bytes)
+      throw std::length_error("the result exceeds "
+                              + std::to_string(messaging::default_max_message_bytes) + " bytes");
+  } catch (const std::exception& e) {
+    result.status = messaging::step_status::failed;
+    result.results = nullptr;
+    result.error = messaging::step_error{
+      "handler '" + c.step.handler + "' returned results that cannot be sent: " + e.what(), false,
+      std::nullopt};
+    body = result.to_json();
+  }
+  pqxx::work tx{work_};
+  queue_client::send(tx, opts_.step_results_queue, body);
+  queue_client::remove(tx, queue_, {c.msg_id});
+  tx.commit();
+  ++counters_->steps_run;
+  if (result.status == messaging::step_status::failed) {
+    ++counters_->failures;
+    spdlog::info("worker {}: step {} ('{}' of task {}) attempt {} failed: {}", info_.id,
+                 c.step.step_uuid, c.step.step_name, c.step.task_uuid, c.step.attempt,
+                 result.error->message);
+  } else {
+    spdlog::debug("worker {}: step {} ('{}') attempt {} succeeded in {:.1f} ms", info_.id,
+                  c.step.step_uuid, c.step.step_name, c.step.attempt, result.execution_time_ms);
+  }
+}
+
+} // namespace tasker::actors

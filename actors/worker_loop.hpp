@@ -1,0 +1,87 @@
+#pragma once
+/// The work of one worker actor, without the actor: read step messages from a
+/// namespace queue, claim their steps, run the handlers, post the results.
+///
+/// Delivery is at-least-once. A batch is read and its steps moved enqueued →
+/// in_progress in one transaction; each result is sent to the results queue
+/// and its message deleted in one later transaction, so a worker that dies in
+/// between leaves the message to reappear after its visibility timeout. A
+/// message whose step is no longer `enqueued` (complete, cancelled, or already
+/// taken by an earlier delivery) is deleted without running anything; one
+/// that cannot be parsed or names no known step is archived with the reason.
+
+#include "actors/handlers/handler_registry.hpp"
+#include "actors/worker_options.hpp"
+#include "messaging/queue_client.hpp"
+#include "messaging/queue_listener.hpp"
+
+#include <pqxx/pqxx>
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace tasker::actors {
+
+/// Totals of a worker group, shared by its actors (updated lock-free so a
+/// status query never waits for a worker busy in a step).
+struct worker_counters {
+  std::atomic<std::uint64_t> steps_run{0};  ///< handlers run, results posted
+  std::atomic<std::uint64_t> failures{0};   ///< of those, failed results
+  std::atomic<std::uint64_t> duplicates{0}; ///< messages deleted: step not enqueued
+  std::atomic<std::uint64_t> archived{0};   ///< malformed messages archived
+  std::atomic<std::uint64_t> errors{0};     ///< batches that failed (e.g. lost connection)
+};
+
+/// Visibility margin added to a step's timeout, so a step that runs to its
+/// timeout still posts its result before the message reappears.
+inline constexpr int visibility_margin_seconds = 30;
+
+/// Who ran a step: id, host and process, for the result's `worker` field.
+messaging::worker_info make_worker_info(const std::string& id);
+
+/// One worker's loop body, bound to its own connections. Not thread-safe: one
+/// thread (one detached actor) drives it.
+class step_worker {
+public:
+  /// Connects (work and LISTEN connections); throws pqxx errors when the
+  /// database cannot be reached and std::invalid_argument for a bad namespace.
+  step_worker(worker_options opts, std::shared_ptr<const handler_registry> handlers,
+              std::string worker_id, std::shared_ptr<worker_counters> counters);
+  ~step_worker();
+  step_worker(const step_worker&) = delete;
+  step_worker& operator=(const step_worker&) = delete;
+
+  /// Reads up to batch_size messages and handles each; returns how many were
+  /// read. Throws pqxx errors (lost connection...): whatever was not committed
+  /// is delivered again later.
+  std::size_t run_batch();
+
+  /// Blocks until a send to the queue is notified or the poll interval passed.
+  void wait_for_work();
+
+  /// The queue consumed.
+  const std::string& queue() const noexcept { return queue_; }
+
+private:
+  struct claimed_step {
+    std::int64_t msg_id = 0;
+    messaging::step_message step;
+  };
+  std::vector<claimed_step> claim_batch();
+  messaging::step_result run_step(const claimed_step& c) const;
+  void post_result(const claimed_step& c, messaging::step_result result);
+
+  worker_options opts_;
+  std::shared_ptr<const handler_registry> handlers_;
+  std::shared_ptr<worker_counters> counters_;
+  messaging::worker_info info_;
+  std::string queue_;
+  pqxx::connection work_;
+  pqxx::connection listen_conn_;
+  std::unique_ptr<messaging::queue_listener> listener_;
+};
+
+} // namespace tasker::actors

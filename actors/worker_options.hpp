@@ -1,0 +1,35 @@
+#pragma once
+/// Options of a worker group (see actors/worker.hpp).
+
+#include <chrono>
+#include <cstddef>
+#include <string>
+
+namespace tasker::actors {
+
+/// How a worker group consumes one namespace queue.
+struct worker_options {
+  /// libpq URL of the database holding the queues and the task store.
+  std::string database_url;
+  /// The namespace whose queue is consumed (an SQL identifier).
+  std::string namespace_name;
+  /// Worker actors, each with its own two connections (work and LISTEN).
+  std::size_t concurrency = 4;
+  /// Where step results go.
+  std::string step_results_queue = "orchestration_step_results";
+  /// The namespace queue is `<namespace_name><namespace_suffix>`.
+  std::string namespace_suffix = "_queue";
+  /// Fallback wait between reads when no NOTIFY arrives.
+  std::chrono::milliseconds poll_interval{500};
+  /// Messages a worker actor reads (and then runs one after another) at once.
+  std::size_t batch_size = 1;
+  /// Visibility timeout of a read. 0: long enough for every step read in the
+  /// batch to run to its timeout_seconds, plus a margin.
+  int visibility_timeout_seconds = 0;
+};
+
+/// The namespace queue the options name; throws std::invalid_argument naming
+/// the namespace when it or the resulting queue name is not a valid identifier.
+std::string namespace_queue_name(const worker_options& opts);
+
+} // namespace tasker::actors
