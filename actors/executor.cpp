@@ -130,7 +130,8 @@ void run_batch(executor_actor* self, const connection_lease& lease) {
 
 void start_batch(executor_actor* self) {
   auto& st = self->state;
-  if (st.stopping || st.lease_pending)
+  // Paused: the loop ends here; resuming schedules a batch again.
+  if (st.stopping || st.lease_pending || st.paused)
     return;
   auto now = self->clock().now();
   // An open breaker touches nothing: no lease, no query, until its timeout
@@ -202,6 +203,10 @@ void report(executor_actor* self) {
                                            / static_cast<caf::timespan::rep>(st.window_batches)};
   m.breaker = breaker;
   m.state = state;
+  m.backpressure = st.backpressure;
+  m.paused = st.paused;
+  // Counted by the executor itself, the mailbox's only safe reader.
+  m.mailbox = self->mailbox().size();
   self->send(st.context.coordinator, std::move(m));
   st.last_report = now;
   st.busy = caf::timespan{0};
@@ -225,6 +230,7 @@ caf::behavior executor(executor_actor* self, executor_options options,
   st.processor = std::move(processor);
   st.backpressure = coordinator::clamp_backpressure_factor(st.context.backpressure);
   st.started_at = st.last_report = self->clock().now();
+  st.paused = st.context.paused;
   if (st.context.listener) {
     auto channels = st.processor->wake_channels();
     if (!channels.empty())
@@ -245,7 +251,7 @@ caf::behavior executor(executor_actor* self, executor_options options,
     },
     [=](const wake&) {
       auto& st = self->state;
-      if (st.stopping)
+      if (st.stopping || st.paused)
         return;
       if (st.lease_pending)
         st.wake_pending = true; // run again right after the batch in flight
@@ -254,6 +260,14 @@ caf::behavior executor(executor_actor* self, executor_options options,
     },
     [=](const backpressure& bp) {
       self->state.backpressure = coordinator::clamp_backpressure_factor(bp.factor);
+    },
+    [=](const pause_batches& req) {
+      auto& st = self->state;
+      if (st.paused == req.paused || st.stopping)
+        return;
+      st.paused = req.paused;
+      if (!st.paused && !st.lease_pending)
+        schedule_batch(self, true);
     },
     [=](const stop_request& req) {
       auto& st = self->state;
@@ -279,6 +293,7 @@ caf::behavior executor(executor_actor* self, executor_options options,
       out.batch_size = static_cast<std::uint32_t>(current_batch_size(st));
       out.poll_interval = current_poll_interval(st);
       out.backpressure = st.backpressure;
+      out.paused = st.paused;
       return out;
     },
   };

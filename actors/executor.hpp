@@ -8,6 +8,11 @@
 /// heartbeat interval it sends `heartbeat` and `metrics_report` to the
 /// coordinator; a blocked executor cannot, which is how a stuck one is found.
 ///
+/// Pausing: on `pause_batches{true}` the executor finishes the batch in
+/// flight and then schedules no more (no lease, no query) while it keeps
+/// heartbeating; `pause_batches{false}` runs a batch at once. Wakes received
+/// while paused are dropped: the first batch after resuming reads everything.
+///
 /// Circuit breaking: each executor holds its own `circuit_breaker`, fed by
 /// the real outcome of every batch (a thrown exception is a failure). Executors
 /// of one type work on the same queue and database, so a failing dependency
@@ -117,6 +122,7 @@ struct executor_actor_state {
   bool lease_pending = false;
   bool wake_pending = false;
   bool stopping = false;
+  bool paused = false;
   bool recycle_requested = false;
   // Totals since spawn.
   std::uint64_t items = 0;

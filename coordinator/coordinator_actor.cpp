@@ -112,7 +112,7 @@ void scaling_tick(coordinator_ptr self) {
                                       / elapsed
                                   : 0.0;
     pool.items_at_last_tick = pool.items;
-    if (pool.failed || !st.options.auto_scaling)
+    if (pool.failed || pool.manual || !st.options.auto_scaling)
       continue;
     pool_load load;
     load.current = pool.target;
@@ -162,6 +162,11 @@ coordinator_snapshot snapshot_of(coordinator_ptr self) {
   out.broker = st.broker_status;
   out.events.assign(st.events.begin(), st.events.end());
   out.shutting_down = st.shutting_down;
+  out.uptime = as_timespan(now - st.started_at);
+  out.backpressure_events = st.backpressure.engagements();
+  out.executor_limit = static_cast<std::uint32_t>(st.budget.total_limit());
+  out.executors_allocated = static_cast<std::uint32_t>(st.budget.allocated());
+  out.constraint_violations = st.budget.constraint_violations();
   time_totals system;
   for (auto& [name, pool] : st.pools) {
     pool_snapshot ps;
@@ -176,6 +181,9 @@ coordinator_snapshot snapshot_of(coordinator_ptr self) {
     ps.scale_ups = pool.scale_ups;
     ps.scale_downs = pool.scale_downs;
     ps.refused_scale_ups = pool.refused_scale_ups;
+    ps.target = static_cast<std::uint32_t>(pool.target);
+    ps.paused = pool.paused;
+    ps.manual = pool.manual;
     auto totals = pool.window.totals(now);
     system.busy_ns += totals.busy_ns;
     system.wall_ns += totals.wall_ns;
@@ -194,6 +202,9 @@ coordinator_snapshot snapshot_of(coordinator_ptr self) {
     es.errors = rec.errors;
     es.batches = rec.batches;
     es.mean_batch_latency = rec.mean_batch_latency;
+    es.backpressure = rec.backpressure;
+    es.paused = rec.paused;
+    es.mailbox = rec.mailbox;
     auto pool = st.pools.find(rec.pool);
     if (pool != st.pools.end()) {
       ++out.pools[static_cast<std::size_t>(std::distance(st.pools.begin(), pool))].executors;
@@ -233,6 +244,69 @@ void close_broker(coordinator_ptr self) {
         log_event(self, "broker_close_failed", "", self->system().render(err));
         finish_shutdown(self);
       });
+}
+
+// -- operator control ---------------------------------------------------------
+
+pool_snapshot pool_view(coordinator_ptr self, const std::string& name) {
+  for (auto& ps : snapshot_of(self).pools)
+    if (ps.name == name)
+      return ps;
+  return {};
+}
+
+caf::error check_operable(coordinator_ptr self, const std::string& pool) {
+  if (self->state.shutting_down)
+    return make_error(errc::shutting_down, "the node is draining");
+  auto i = self->state.pools.find(pool);
+  if (i == self->state.pools.end())
+    return make_error(errc::unknown_pool, "no pool named '" + pool + "' on this node");
+  if (i->second.failed)
+    return make_error(errc::unknown_pool, "pool '" + pool + "' has failed");
+  return {};
+}
+
+caf::result<pool_snapshot> manual_scale(coordinator_ptr self, const pool_scale& req) {
+  if (auto err = check_operable(self, req.pool))
+    return err;
+  auto& st = self->state;
+  auto& pool = st.pools.at(req.pool);
+  if (req.automatic) {
+    pool.manual = false;
+    log_event(self, "auto_scaling", req.pool, "resumed by operator");
+    return pool_view(self, req.pool);
+  }
+  auto min = pool.spec.options.min;
+  auto max = pool.spec.options.max;
+  std::size_t size = req.size;
+  auto range = "[" + std::to_string(min) + ", " + std::to_string(max) + "]";
+  if (size < min || size > max)
+    return make_error(errc::out_of_range, "pool '" + req.pool + "': size "
+                                            + std::to_string(size) + " is outside " + range);
+  if (size > pool.target && size - pool.target > st.budget.remaining())
+    return make_error(errc::out_of_range,
+                      "pool '" + req.pool + "': " + std::to_string(size - pool.target)
+                        + " more executor(s) exceed the connection budget ("
+                        + std::to_string(st.budget.remaining()) + " left)");
+  if (size > pool.target)
+    self->send(pool.handle, scale_up{static_cast<std::uint32_t>(size - pool.target)});
+  else if (size < pool.target)
+    self->send(pool.handle, scale_down{static_cast<std::uint32_t>(pool.target - size)});
+  pool.target = size;
+  pool.manual = true;
+  st.budget.set_current(req.pool, size);
+  log_event(self, "manual_scale", req.pool, "size " + std::to_string(size) + ", auto-scaling off");
+  return pool_view(self, req.pool);
+}
+
+caf::result<pool_snapshot> pause_pool(coordinator_ptr self, const pool_pause& req) {
+  if (auto err = check_operable(self, req.pool))
+    return err;
+  auto& pool = self->state.pools.at(req.pool);
+  pool.paused = req.paused;
+  self->send(pool.handle, pause_batches{req.paused});
+  log_event(self, req.paused ? "pause" : "resume", req.pool, "by operator");
+  return pool_view(self, req.pool);
 }
 
 void pool_stopped(coordinator_ptr self) {
@@ -300,6 +374,9 @@ caf::behavior coordinator_actor(coordinator_ptr self, coordinator_options option
       r.batches = m.batches;
       r.breaker = m.breaker;
       r.mean_batch_latency = m.mean_batch_latency;
+      r.backpressure = m.backpressure;
+      r.paused = m.paused;
+      r.mailbox = m.mailbox;
       pool->second.window.record(std::to_string(m.executor),
                                  static_cast<std::uint64_t>(m.busy.count()),
                                  static_cast<std::uint64_t>(m.wall.count()), self->clock().now());
@@ -345,6 +422,8 @@ caf::behavior coordinator_actor(coordinator_ptr self, coordinator_options option
       self->delayed_send(self, self->state.options.scaling_interval, scale_tick_atom::value);
     },
     [=](status_atom) { return snapshot_of(self); },
+    [=](const pool_scale& req) { return manual_scale(self, req); },
+    [=](const pool_pause& req) { return pause_pool(self, req); },
     [=](shutdown_atom) -> caf::result<coordinator_snapshot> {
       auto& st = self->state;
       if (st.shutting_down)

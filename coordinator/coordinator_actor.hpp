@@ -17,6 +17,13 @@
 /// queue_depths in; `status_atom` → coordinator_snapshot; `shutdown_atom` →
 /// coordinator_snapshot (final) once shutdown is complete.
 ///
+/// Operator control (from the inspector): `pool_scale` → pool_snapshot sets a
+/// pool's size within [min, max] and the connection budget (anything else is
+/// refused with `errc::out_of_range`) and marks the pool manual: the scaling
+/// tick leaves a manual pool alone until `pool_scale{automatic=true}`.
+/// `pool_pause` → pool_snapshot pauses or resumes a pool's batch loops.
+/// Unknown pools get `errc::unknown_pool`; during shutdown, `errc::shutting_down`.
+///
 /// Shutdown contract: on `shutdown_atom` the coordinator stops both timers,
 /// stops every pool gracefully (executors finish their batch and return their
 /// lease; a pool not done within `shutdown_timeout` is killed), then closes the
@@ -89,6 +96,9 @@ struct executor_record {
   std::uint64_t errors = 0;
   std::uint64_t batches = 0;
   caf::timespan mean_batch_latency{0};
+  double backpressure = 1.0;
+  bool paused = false;
+  std::uint64_t mailbox = 0;
   bool replacement_requested = false;
 };
 
@@ -106,6 +116,10 @@ struct pool_record {
   std::uint64_t scale_ups = 0;
   std::uint64_t scale_downs = 0;
   std::uint64_t refused_scale_ups = 0;
+  /// Sized by an operator: the scaling tick skips it.
+  bool manual = false;
+  /// Paused by an operator: its executors take no batches.
+  bool paused = false;
 };
 
 /// The coordinator's state; see the file comment for the protocol.

@@ -34,7 +34,8 @@ void spawn_one(pool_actor* self) {
   spawn_context ctx{st.options.name,        caf::actor_cast<caf::actor>(self),
                     st.peers.coordinator,   st.peers.broker,
                     st.peers.listener,      st.backpressure,
-                    st.options.resource_weight, st.options.detached};
+                    st.options.resource_weight, st.options.detached,
+                    st.paused};
   auto hdl = st.factory(self->system(), ctx);
   if (!hdl)
     return;
@@ -92,6 +93,7 @@ pool_status status_of(pool_actor* self) {
   out.restarts = st.restarts;
   out.recycled = st.recycled;
   out.replaced = st.replaced;
+  out.paused = st.paused;
   auto now = self->clock().now();
   for (auto& m : st.members)
     out.members.push_back(pool_member{m.handle.id(), m.draining,
@@ -214,6 +216,13 @@ caf::behavior pool(pool_actor* self, pool_options options, pool_peers peers,
       for (auto& m : st.members)
         if (!m.draining)
           self->send(m.handle, bp);
+    },
+    [=](const pause_batches& req) {
+      auto& st = self->state;
+      st.paused = req.paused;
+      for (auto& m : st.members)
+        if (!m.draining)
+          self->send(m.handle, req);
     },
     [=](status_atom) { return status_of(self); },
     [=](const stop_request& req) -> caf::result<pool_status> {

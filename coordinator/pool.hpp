@@ -7,6 +7,8 @@
 ///   replace_executor            from the coordinator (stale heartbeat)
 ///   recycle_request             from an executor that reached its budget
 ///   backpressure                from the coordinator, forwarded to every executor
+///   pause_batches               from the coordinator, forwarded to every executor;
+///                               executors spawned while paused start paused
 ///   status_atom                 → pool_status
 ///   stop_request                → pool_status once every executor is gone
 /// It tells the coordinator `executor_joined` / `executor_left` as members
@@ -52,6 +54,8 @@ struct spawn_context {
   double resource_weight = 1.0;
   /// Spawn detached (production: libpqxx blocks) or on the scheduler (tests).
   bool detached = true;
+  /// Start with the batch loop paused (the pool is paused by an operator).
+  bool paused = false;
 };
 
 /// Spawns one executor; the pool links to and monitors what it returns.
@@ -98,6 +102,7 @@ struct pool_state {
   restart_intensity intensity;
   std::vector<pool_member_record> members;
   double backpressure = 1.0;
+  bool paused = false;
   bool failed = false;
   bool stopping = false;
   caf::response_promise stop_promise;

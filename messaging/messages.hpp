@@ -12,6 +12,8 @@
 #include <caf/timespan.hpp>
 #include <caf/allowed_unsafe_message_type.hpp>
 
+#include "messaging/snapshots.hpp"
+
 #include <pqxx/connection>
 
 #include <cstdint>
@@ -44,36 +46,12 @@ using listen_atom = caf::atom_constant<caf::atom("listen")>;
 using shutdown_atom = caf::atom_constant<caf::atom("shutdown")>;
 /// Asks the broker to close its connections (the last shutdown step).
 using close_atom = caf::atom_constant<caf::atom("close")>;
+/// Asks the inspector to drain the node through the coordinator's shutdown.
+using drain_atom = caf::atom_constant<caf::atom("drain")>;
+/// A cluster member's heartbeat timer.
+using node_beat_atom = caf::atom_constant<caf::atom("node_beat")>;
 
 // -- enums --------------------------------------------------------------------
-
-/// An executor's lifecycle state, as the health policy evaluates it.
-enum class executor_state : std::uint8_t { starting, healthy, degraded, unhealthy, stopping };
-
-/// Lower-case name of `x`.
-inline std::string to_string(executor_state x) {
-  switch (x) {
-    case executor_state::starting: return "starting";
-    case executor_state::healthy: return "healthy";
-    case executor_state::degraded: return "degraded";
-    case executor_state::unhealthy: return "unhealthy";
-    case executor_state::stopping: return "stopping";
-  }
-  return "unknown";
-}
-
-/// A circuit breaker's state.
-enum class breaker_state : std::uint8_t { closed, open, half_open };
-
-/// Lower-case name of `x`.
-inline std::string to_string(breaker_state x) {
-  switch (x) {
-    case breaker_state::closed: return "closed";
-    case breaker_state::open: return "open";
-    case breaker_state::half_open: return "half_open";
-  }
-  return "unknown";
-}
 
 /// Runtime errors carried in `caf::error` (category "tasker").
 enum class errc : std::uint8_t {
@@ -83,6 +61,9 @@ enum class errc : std::uint8_t {
   unknown_lease,     ///< a returned lease was not granted by this broker
   pool_failed,       ///< a pool exceeded its restart intensity
   shutdown_timeout,  ///< an orderly shutdown did not finish in time
+  unknown_pool,      ///< an operator request named a pool this node does not run
+  out_of_range,      ///< an operator request outside a pool's [min, max] or the budget
+  shutting_down,     ///< the node is draining and takes no more operator requests
 };
 
 /// Lower-case name of `x`.
@@ -94,6 +75,9 @@ inline std::string to_string(errc x) {
     case errc::unknown_lease: return "unknown_lease";
     case errc::pool_failed: return "pool_failed";
     case errc::shutdown_timeout: return "shutdown_timeout";
+    case errc::unknown_pool: return "unknown_pool";
+    case errc::out_of_range: return "out_of_range";
+    case errc::shutting_down: return "shutting_down";
   }
   return "unknown";
 }
@@ -159,6 +143,9 @@ struct metrics_report {
   caf::timespan mean_batch_latency{0}; ///< mean batch duration since the last report
   breaker_state breaker = breaker_state::closed;
   executor_state state = executor_state::starting;
+  double backpressure = 1.0; ///< the factor the executor obeys
+  bool paused = false;       ///< takes no batches (operator pause)
+  std::uint64_t mailbox = 0; ///< messages waiting in its own mailbox
 };
 
 // -- coordinator ↔ pool ↔ executor --------------------------------------------
@@ -177,6 +164,12 @@ struct scale_down {
 /// often and claim smaller batches. Coordinator → pools → executors.
 struct backpressure {
   double factor = 1.0;
+};
+
+/// Stops (`paused`) or restarts the batch loop of a pool's executors; they
+/// keep heartbeating while paused. Coordinator → pool → executors.
+struct pause_batches {
+  bool paused = true;
 };
 
 /// Stops an executor, a pool or the listener. Graceful: finish the in-flight
@@ -239,6 +232,23 @@ struct pool_failed {
   std::string reason;
 };
 
+// -- operator → coordinator ---------------------------------------------------
+
+/// Sets a pool's size to `size` within [min, max] and turns auto-scaling off
+/// for it; with `automatic` the size is ignored and auto-scaling resumes.
+/// Answered with the pool's `pool_snapshot`.
+struct pool_scale {
+  std::string pool;
+  std::uint32_t size = 0;
+  bool automatic = false;
+};
+
+/// Pauses or resumes a pool's executors; answered with its `pool_snapshot`.
+struct pool_pause {
+  std::string pool;
+  bool paused = true;
+};
+
 // -- broker -------------------------------------------------------------------
 
 /// Asks the broker for a connection. Waiters are served by weight, then by
@@ -261,116 +271,6 @@ struct lease_return {
   bool broken = false;
 };
 
-/// One lease currently out.
-struct lease_info {
-  std::uint64_t id = 0;
-  std::uint64_t holder = 0; ///< the holder's actor id
-  std::string holder_name;
-  caf::timespan held_for{0};
-};
-
-/// The broker's answer to `status_atom`.
-struct broker_status {
-  std::uint32_t size = 0;
-  std::uint32_t leased = 0;
-  std::uint32_t waiting = 0;
-  double saturation = 0.0; ///< leased / size
-  std::uint64_t grants = 0;
-  std::uint64_t timeouts = 0;
-  std::uint64_t reconnects = 0;
-  std::uint64_t reclaimed = 0; ///< leases taken back from holders that died
-  bool closing = false;
-  std::vector<lease_info> leases;
-};
-
-// -- status snapshots ---------------------------------------------------------
-
-/// An executor's answer to `status_atom`.
-struct executor_status {
-  std::uint64_t id = 0;
-  std::string pool;
-  executor_state state = executor_state::starting;
-  breaker_state breaker = breaker_state::closed;
-  std::uint64_t items = 0;
-  std::uint64_t errors = 0;
-  std::uint64_t batches = 0;
-  std::uint32_t batch_size = 0;     ///< after backpressure
-  caf::timespan poll_interval{0};   ///< after backpressure
-  double backpressure = 1.0;
-};
-
-/// One executor as its pool sees it.
-struct pool_member {
-  std::uint64_t id = 0;
-  bool draining = false;
-  caf::timespan age{0};
-};
-
-/// A pool's answer to `status_atom`.
-struct pool_status {
-  std::string name;
-  bool failed = false;
-  std::uint32_t min = 0;
-  std::uint32_t max = 0;
-  double backpressure = 1.0;
-  std::uint64_t spawned = 0;
-  std::uint64_t restarts = 0;
-  std::uint64_t recycled = 0;
-  std::uint64_t replaced = 0;
-  std::vector<pool_member> members;
-};
-
-/// One executor in the coordinator's snapshot.
-struct executor_snapshot {
-  std::uint64_t id = 0;
-  std::string pool;
-  executor_state state = executor_state::starting;
-  breaker_state breaker = breaker_state::closed;
-  caf::timespan since_heartbeat{0};
-  std::uint64_t items = 0;
-  std::uint64_t errors = 0;
-  std::uint64_t batches = 0;
-  double utilization = 0.0;
-  caf::timespan mean_batch_latency{0};
-};
-
-/// One pool in the coordinator's snapshot.
-struct pool_snapshot {
-  std::string name;
-  std::uint32_t executors = 0;
-  std::uint32_t min = 0;
-  std::uint32_t max = 0;
-  bool failed = false;
-  double utilization = 0.0;
-  std::int64_t queue_depth = 0;
-  std::uint64_t items = 0;
-  std::uint64_t errors = 0;
-  std::uint64_t scale_ups = 0;
-  std::uint64_t scale_downs = 0;
-  std::uint64_t refused_scale_ups = 0;
-};
-
-/// A scaling, backpressure, health or lifecycle event in the bounded log.
-struct runtime_event {
-  caf::timespan at{0}; ///< time since the coordinator started
-  std::string kind;    ///< e.g. "scale_up", "backpressure", "replace"
-  std::string pool;    ///< empty for system-wide events
-  std::string detail;
-};
-
-/// The coordinator's answer to `status_atom`: what health endpoints read.
-struct coordinator_snapshot {
-  std::vector<pool_snapshot> pools;
-  std::vector<executor_snapshot> executors;
-  double backpressure = 1.0;
-  broker_status broker;
-  std::vector<runtime_event> events;
-  std::uint64_t items = 0;
-  std::uint64_t errors = 0;
-  double utilization = 0.0;
-  bool shutting_down = false;
-};
-
 // -- inspect ------------------------------------------------------------------
 
 #define TASKER_INSPECT(type, ...)                                                    \
@@ -381,10 +281,14 @@ struct coordinator_snapshot {
 
 TASKER_INSPECT(heartbeat, x.pool, x.executor, x.state, x.reason)
 TASKER_INSPECT(metrics_report, x.pool, x.executor, x.items, x.errors, x.batches, x.busy, x.wall,
-               x.last_batch_latency, x.mean_batch_latency, x.breaker, x.state)
+               x.last_batch_latency, x.mean_batch_latency, x.breaker, x.state, x.backpressure,
+               x.paused, x.mailbox)
 TASKER_INSPECT(scale_up, x.count)
 TASKER_INSPECT(scale_down, x.count)
 TASKER_INSPECT(backpressure, x.factor)
+TASKER_INSPECT(pause_batches, x.paused)
+TASKER_INSPECT(pool_scale, x.pool, x.size, x.automatic)
+TASKER_INSPECT(pool_pause, x.pool, x.paused)
 TASKER_INSPECT(stop_request, x.graceful)
 TASKER_INSPECT(wake, x.channel)
 TASKER_INSPECT(subscribe_wake, x.channels)
@@ -397,22 +301,6 @@ TASKER_INSPECT(executor_left, x.pool, x.executor, x.reason)
 TASKER_INSPECT(pool_failed, x.pool, x.restarts, x.window, x.reason)
 TASKER_INSPECT(lease_request, x.weight, x.timeout, x.holder)
 TASKER_INSPECT(lease_return, x.id, x.broken)
-TASKER_INSPECT(lease_info, x.id, x.holder, x.holder_name, x.held_for)
-TASKER_INSPECT(broker_status, x.size, x.leased, x.waiting, x.saturation, x.grants, x.timeouts,
-               x.reconnects, x.reclaimed, x.closing, x.leases)
-TASKER_INSPECT(executor_status, x.id, x.pool, x.state, x.breaker, x.items, x.errors, x.batches,
-               x.batch_size, x.poll_interval, x.backpressure)
-TASKER_INSPECT(pool_member, x.id, x.draining, x.age)
-TASKER_INSPECT(pool_status, x.name, x.failed, x.min, x.max, x.backpressure, x.spawned,
-               x.restarts, x.recycled, x.replaced, x.members)
-TASKER_INSPECT(executor_snapshot, x.id, x.pool, x.state, x.breaker, x.since_heartbeat, x.items,
-               x.errors, x.batches, x.utilization, x.mean_batch_latency)
-TASKER_INSPECT(pool_snapshot, x.name, x.executors, x.min, x.max, x.failed, x.utilization,
-               x.queue_depth, x.items, x.errors, x.scale_ups, x.scale_downs,
-               x.refused_scale_ups)
-TASKER_INSPECT(runtime_event, x.at, x.kind, x.pool, x.detail)
-TASKER_INSPECT(coordinator_snapshot, x.pools, x.executors, x.backpressure, x.broker, x.events,
-               x.items, x.errors, x.utilization, x.shutting_down)
 
 #undef TASKER_INSPECT
 
@@ -438,7 +326,12 @@ inline void add_message_types(caf::actor_system_config& cfg) {
     .add_message_type<broker_status>("tasker.broker_status")
     .add_message_type<executor_status>("tasker.executor_status")
     .add_message_type<pool_status>("tasker.pool_status")
-    .add_message_type<coordinator_snapshot>("tasker.coordinator_snapshot");
+    .add_message_type<coordinator_snapshot>("tasker.coordinator_snapshot")
+    .add_message_type<pause_batches>("tasker.pause_batches")
+    .add_message_type<pool_scale>("tasker.pool_scale")
+    .add_message_type<pool_pause>("tasker.pool_pause")
+    .add_message_type<pool_snapshot>("tasker.pool_snapshot")
+    .add_message_type<node_inspection>("tasker.node_inspection");
   auto render = [](auto code) { return to_string(code); };
   cfg.add_error_category(caf::atom("tasker"),
                          [render](std::uint8_t code, caf::atom_value, const caf::message&) {
