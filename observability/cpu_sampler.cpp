@@ -1,0 +1,87 @@
+#include "observability/cpu_sampler.hpp"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <charconv>
+#include <fstream>
+#include <iterator>
+#include <string>
+
+namespace tasker::observability {
+
+std::optional<std::uint64_t> parse_cpu_ticks(std::string_view proc_stat) {
+  auto close = proc_stat.rfind(')');
+  if (close == std::string_view::npos)
+    return std::nullopt;
+  // After "pid (comm)" the fields continue at field 3 (state); utime and
+  // stime are fields 14 and 15.
+  auto rest = proc_stat.substr(close + 1);
+  std::uint64_t sum = 0;
+  int field = 2;
+  std::size_t pos = 0;
+  int found = 0;
+  while (pos < rest.size() && found < 2) {
+    while (pos < rest.size() && rest[pos] == ' ')
+      ++pos;
+    auto end = rest.find(' ', pos);
+    if (end == std::string_view::npos)
+      end = rest.size();
+    ++field;
+    if (field == 14 || field == 15) {
+      std::uint64_t value = 0;
+      auto token = rest.substr(pos, end - pos);
+      auto [ptr, ec] = std::from_chars(token.data(), token.data() + token.size(), value);
+      if (ec != std::errc{} || ptr != token.data() + token.size() || token.empty())
+        return std::nullopt;
+      sum += value;
+      ++found;
+    }
+    pos = end;
+  }
+  if (found < 2)
+    return std::nullopt;
+  return sum;
+}
+
+double cpu_per_core(double cpu_seconds, double wall_seconds, unsigned cores) {
+  if (wall_seconds <= 0.0 || cores == 0 || cpu_seconds < 0.0)
+    return 0.0;
+  return std::clamp(cpu_seconds / wall_seconds / cores, 0.0, 1.0);
+}
+
+cpu_sampler::cpu_sampler(unsigned cores, std::filesystem::path stat_file,
+                         std::chrono::milliseconds min_interval)
+    : cores_(std::max(cores, 1u)), stat_file_(std::move(stat_file)), min_interval_(min_interval),
+      seconds_per_tick_(1.0 / static_cast<double>(std::max(sysconf(_SC_CLK_TCK), 1L))) {
+  last_ticks_ = read_ticks();
+  last_at_ = std::chrono::steady_clock::now();
+}
+
+std::optional<std::uint64_t> cpu_sampler::read_ticks() const {
+  std::ifstream in{stat_file_};
+  if (!in)
+    return std::nullopt;
+  std::string text{std::istreambuf_iterator<char>{in}, std::istreambuf_iterator<char>{}};
+  return parse_cpu_ticks(text);
+}
+
+double cpu_sampler::utilization() {
+  std::lock_guard<std::mutex> guard{mtx_};
+  auto now = std::chrono::steady_clock::now();
+  if (now - last_at_ < min_interval_)
+    return last_value_;
+  auto ticks = read_ticks();
+  if (!ticks)
+    return last_value_ = 0.0;
+  if (last_ticks_ && *ticks >= *last_ticks_) {
+    auto cpu = static_cast<double>(*ticks - *last_ticks_) * seconds_per_tick_;
+    auto wall = std::chrono::duration<double>(now - last_at_).count();
+    last_value_ = cpu_per_core(cpu, wall, cores_);
+  }
+  last_ticks_ = ticks;
+  last_at_ = now;
+  return last_value_;
+}
+
+} // namespace tasker::observability

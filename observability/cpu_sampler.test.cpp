@@ -1,0 +1,53 @@
+#include "observability/cpu_sampler.hpp"
+
+#include <doctest/doctest.h>
+
+#include <atomic>
+#include <chrono>
+#include <thread>
+
+using namespace tasker::observability;
+
+TEST_CASE("cpu ticks are utime plus stime even when the command name holds spaces and parens") {
+  auto stat = "4242 (my (odd) name) S 1 4242 4242 0 -1 4194560 1000 0 0 0 "
+              "250 75 0 0 20 0 3 0 12345 100000 500 18446744073709551615";
+  auto ticks = parse_cpu_ticks(stat);
+  REQUIRE(ticks);
+  CHECK(*ticks == 325);
+}
+
+TEST_CASE("stat text without its cpu fields gives no ticks") {
+  CHECK_FALSE(parse_cpu_ticks("no parenthesis here"));
+  CHECK_FALSE(parse_cpu_ticks("1 (x) S 1 2 3"));
+  CHECK_FALSE(parse_cpu_ticks("1 (x) S 1 2 3 4 5 6 7 8 9 10 abc 5"));
+}
+
+TEST_CASE("cpu per core divides by wall time and cores and stays within zero and one") {
+  CHECK(cpu_per_core(1.0, 2.0, 1) == doctest::Approx(0.5));
+  CHECK(cpu_per_core(1.0, 1.0, 4) == doctest::Approx(0.25));
+  CHECK(cpu_per_core(8.0, 1.0, 2) == doctest::Approx(1.0));
+  CHECK(cpu_per_core(1.0, 0.0, 2) == 0.0);
+  CHECK(cpu_per_core(1.0, 1.0, 0) == 0.0);
+}
+
+TEST_CASE("the sampler sees the cpu time of a spinning thread") {
+  cpu_sampler sampler{1, "/proc/self/stat", std::chrono::milliseconds{100}};
+  std::atomic<bool> spin{true};
+  std::thread burner{[&] {
+    volatile std::uint64_t x = 0;
+    while (spin)
+      x = x + 1;
+  }};
+  std::this_thread::sleep_for(std::chrono::milliseconds{800});
+  auto busy = sampler.utilization();
+  spin = false;
+  burner.join();
+  CHECK(busy > 0.02);
+  CHECK(busy <= 1.0);
+}
+
+TEST_CASE("a stat file that cannot be read reports no utilization") {
+  cpu_sampler sampler{2, "/nonexistent/stat", std::chrono::milliseconds{0}};
+  CHECK(sampler.utilization() == 0.0);
+  CHECK(sampler.cores() == 2);
+}
