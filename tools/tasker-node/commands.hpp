@@ -17,4 +17,10 @@ void add_migrate_command(CLI::App& app, command_fn& run);
 /// `tasker-node config check|show|split`: validates, prints and converts configuration.
 void add_config_command(CLI::App& app, command_fn& run);
 
+/// `tasker-node run`: the orchestration node, until SIGINT or SIGTERM.
+void add_run_command(CLI::App& app, command_fn& run);
+
+/// `tasker-node worker`: runs step handlers for one namespace until SIGINT or SIGTERM.
+void add_worker_command(CLI::App& app, command_fn& run);
+
 } // namespace tasker::tools

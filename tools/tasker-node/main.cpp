@@ -10,6 +10,8 @@ int main(int argc, char** argv) {
   tasker::tools::command_fn run;
   tasker::tools::add_migrate_command(app, run);
   tasker::tools::add_config_command(app, run);
+  tasker::tools::add_run_command(app, run);
+  tasker::tools::add_worker_command(app, run);
   CLI11_PARSE(app, argc, argv);
   try {
     return run ? run() : 2;

@@ -1,0 +1,105 @@
+#include "tests/integration/child_process.hpp"
+
+#include <csignal>
+#include <cstdlib>
+#include <fcntl.h>
+#include <fstream>
+#include <sstream>
+#include <stdexcept>
+#include <sys/wait.h>
+#include <thread>
+#include <unistd.h>
+
+namespace tasker::testing {
+
+using namespace std::chrono_literals;
+
+child_process::child_process(const std::string& program, const std::vector<std::string>& args,
+                             const std::map<std::string, std::string>& env,
+                             const std::string& log_path)
+  : log_path_(log_path) {
+  std::vector<std::string> argv_store{program};
+  argv_store.insert(argv_store.end(), args.begin(), args.end());
+  pid_ = fork();
+  if (pid_ < 0)
+    throw std::runtime_error("fork failed");
+  if (pid_ == 0) {
+    // A fresh mask: the test may block signals, the node needs them.
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, nullptr);
+    int fd = ::open(log_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    if (fd >= 0) {
+      dup2(fd, 1);
+      dup2(fd, 2);
+      close(fd);
+    }
+    for (const auto& [k, v] : env)
+      setenv(k.c_str(), v.c_str(), 1);
+    std::vector<char*> argv;
+    for (auto& a : argv_store)
+      argv.push_back(a.data());
+    argv.push_back(nullptr);
+    execv(program.c_str(), argv.data());
+    _exit(127);
+  }
+}
+
+child_process::~child_process() {
+  if (!running())
+    return;
+  signal(SIGTERM);
+  if (wait(30s) < 0) {
+    signal(SIGKILL);
+    wait(10s);
+  }
+}
+
+bool child_process::running() {
+  if (reaped_)
+    return false;
+  int status = 0;
+  auto r = waitpid(pid_, &status, WNOHANG);
+  if (r == pid_) {
+    reaped_ = true;
+    status_ = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    return false;
+  }
+  return r == 0;
+}
+
+void child_process::signal(int sig) {
+  if (!reaped_)
+    ::kill(pid_, sig);
+}
+
+int child_process::wait(std::chrono::milliseconds timeout) {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (running()) {
+    if (std::chrono::steady_clock::now() >= deadline)
+      return -1;
+    std::this_thread::sleep_for(20ms);
+  }
+  return status_;
+}
+
+std::string child_process::output() const {
+  std::ifstream in{log_path_};
+  std::ostringstream out;
+  out << in.rdbuf();
+  return out.str();
+}
+
+bool child_process::wait_for_output(const std::string& text, std::chrono::milliseconds timeout) {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (output().find(text) != std::string::npos)
+      return true;
+    if (!running())
+      return output().find(text) != std::string::npos;
+    std::this_thread::sleep_for(50ms);
+  }
+  return false;
+}
+
+} // namespace tasker::testing
