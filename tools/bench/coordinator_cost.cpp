@@ -1,0 +1,173 @@
+#include "tools/bench/coordinator_cost.hpp"
+
+#include "coordinator/coordinator_actor.hpp"
+#include "messaging/messages.hpp"
+
+#include <caf/all.hpp>
+
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <memory>
+#include <sys/resource.h>
+#include <thread>
+
+namespace tasker::bench {
+
+using namespace std::chrono_literals;
+using namespace tasker::messaging;
+
+namespace {
+
+constexpr const char* pool_names[] = {"task_request_processor", "task_claimer", "step_enqueuer",
+                                      "step_result_processor", "task_finalizer"};
+
+struct beat_state {
+  coordinator::spawn_context ctx;
+  std::uint64_t beats = 0;
+  caf::actor_clock::time_point last{};
+  static inline const char* name = "bench.heartbeat_executor";
+};
+
+/// An executor that does nothing but heartbeat and report metrics at 1 Hz,
+/// starting after `phase` so the beats spread over the second.
+caf::behavior beat_executor(caf::stateful_actor<beat_state>* self, coordinator::spawn_context ctx,
+                            caf::timespan phase) {
+  self->state.ctx = std::move(ctx);
+  self->state.last = self->clock().now();
+  self->set_default_handler(caf::drop);
+  self->delayed_send(self, phase, beat_atom::value);
+  return {
+    [=](beat_atom) {
+      auto& st = self->state;
+      auto now = self->clock().now();
+      ++st.beats;
+      self->send(st.ctx.coordinator,
+                 heartbeat{st.ctx.pool, self->id(), executor_state::healthy, std::string{}});
+      metrics_report m;
+      m.pool = st.ctx.pool;
+      m.executor = self->id();
+      m.items = st.beats;
+      m.batches = st.beats;
+      m.wall = std::chrono::duration_cast<caf::timespan>(now - st.last);
+      m.busy = m.wall / 10;
+      m.state = executor_state::healthy;
+      self->send(st.ctx.coordinator, std::move(m));
+      st.last = now;
+      self->delayed_send(self, 1s, beat_atom::value);
+    },
+    [=](const stop_request&) { self->quit(); },
+  };
+}
+
+caf::timespan phase_of(std::size_t i) {
+  return std::chrono::duration_cast<caf::timespan>(std::chrono::microseconds{(i * 997) % 1000000});
+}
+
+double cpu_seconds() {
+  rusage ru{};
+  getrusage(RUSAGE_SELF, &ru);
+  auto tv = [](const timeval& t) { return static_cast<double>(t.tv_sec) + t.tv_usec / 1e6; };
+  return tv(ru.ru_utime) + tv(ru.ru_stime);
+}
+
+/// CPU % of one core used by this process over `seconds`, after `warmup`.
+double measure(double seconds, double warmup) {
+  std::this_thread::sleep_for(std::chrono::duration<double>(warmup));
+  auto c0 = cpu_seconds();
+  auto w0 = std::chrono::steady_clock::now();
+  std::this_thread::sleep_for(std::chrono::duration<double>(seconds));
+  auto c1 = cpu_seconds();
+  double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - w0).count();
+  return (c1 - c0) / wall * 100.0;
+}
+
+struct bench_config : caf::actor_system_config {
+  bench_config() { tasker::messaging::add_message_types(*this); }
+};
+
+double baseline_phase(std::size_t executors, double seconds, double warmup) {
+  bench_config cfg;
+  caf::actor_system sys{cfg};
+  auto sink = sys.spawn([](caf::event_based_actor* self) -> caf::behavior {
+    self->set_default_handler(caf::drop);
+    return {[](const heartbeat&) {}, [](const metrics_report&) {}};
+  });
+  std::vector<caf::actor> members;
+  members.reserve(executors);
+  for (std::size_t i = 0; i < executors; ++i) {
+    coordinator::spawn_context ctx;
+    ctx.pool = pool_names[i % 5];
+    ctx.coordinator = sink;
+    ctx.detached = false;
+    members.push_back(sys.spawn(beat_executor, ctx, phase_of(i)));
+  }
+  auto pct = measure(seconds, warmup);
+  for (auto& m : members)
+    caf::anon_send_exit(m, caf::exit_reason::user_shutdown);
+  caf::anon_send_exit(sink, caf::exit_reason::user_shutdown);
+  return pct;
+}
+
+nlohmann::json coordinator_phase(std::size_t executors, double seconds, double warmup) {
+  bench_config cfg;
+  caf::actor_system sys{cfg};
+  coordinator::coordinator_options opts;
+  auto counter = std::make_shared<std::atomic<std::size_t>>(0);
+  for (std::size_t p = 0; p < 5; ++p) {
+    coordinator::pool_spec spec;
+    spec.options.name = pool_names[p];
+    spec.options.min = executors / 5 + (p < executors % 5 ? 1 : 0);
+    spec.options.max = spec.options.min;
+    spec.options.detached = false;
+    spec.factory = [counter](caf::actor_system& s, const coordinator::spawn_context& ctx) {
+      return s.spawn(beat_executor, ctx, phase_of((*counter)++));
+    };
+    opts.pools.push_back(std::move(spec));
+  }
+  opts.executor_budget = executors;
+  auto coord = sys.spawn(coordinator::coordinator_actor, opts, caf::actor{}, caf::actor{});
+  auto pct = measure(seconds, warmup);
+  nlohmann::json out{{"cpu_percent_of_one_core", pct}};
+  caf::scoped_actor self{sys};
+  self->request(coord, 60s, status_atom::value)
+    .receive(
+      [&](const coordinator_snapshot& snap) {
+        std::size_t healthy = 0;
+        for (auto& e : snap.executors)
+          healthy += e.state == executor_state::healthy ? 1 : 0;
+        out["executors_tracked"] = snap.executors.size();
+        out["executors_healthy"] = healthy;
+      },
+      [&](const caf::error& err) { out["status_error"] = sys.render(err); });
+  self->request(coord, 120s, shutdown_atom::value)
+    .receive([](const coordinator_snapshot&) {},
+             [&](const caf::error& err) { out["shutdown_error"] = sys.render(err); });
+  return out;
+}
+
+} // namespace
+
+nlohmann::json run_coordinator_cost(std::size_t executors, double seconds, double warmup) {
+  std::printf("  [coordinator-cost] baseline: %zu heartbeating actors, no coordinator, %.0f s\n",
+              executors, seconds);
+  std::fflush(stdout);
+  double base = baseline_phase(executors, seconds, warmup);
+  std::printf("  [coordinator-cost] baseline %.2f %% of one core; now with the coordinator\n", base);
+  std::fflush(stdout);
+  auto with = coordinator_phase(executors, seconds, warmup);
+  double pct = with["cpu_percent_of_one_core"].get<double>();
+  std::printf("  [coordinator-cost] with coordinator %.2f %% of one core\n", pct);
+  return {{"executors", executors},
+          {"heartbeat_hz", 1},
+          {"seconds", seconds},
+          {"warmup_seconds", warmup},
+          {"baseline_cpu_percent", base},
+          {"with_coordinator_cpu_percent", pct},
+          {"coordinator_cpu_percent", pct - base},
+          {"coordinator_phase", with},
+          {"coordinator_settings",
+           {{"health_interval_s", 10}, {"scaling_interval_s", 30}, {"auto_scaling", true}}}};
+}
+
+} // namespace tasker::bench

@@ -1,0 +1,181 @@
+#include "tools/bench/database.hpp"
+
+#include "messaging/queue_client.hpp"
+#include "messaging/task_template.hpp"
+#include "messaging/wire.hpp"
+#include "resources/migrate.hpp"
+#include "resources/store_templates.hpp"
+#include "tools/bench/templates.hpp"
+
+#include <algorithm>
+#include <array>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <memory>
+#include <stdexcept>
+
+namespace tasker::bench {
+
+namespace {
+
+std::string run_capture(const std::string& command) {
+  std::array<char, 512> buf{};
+  std::string out;
+  std::unique_ptr<FILE, int (*)(FILE*)> pipe{popen(command.c_str(), "r"), pclose};
+  if (!pipe)
+    throw std::runtime_error("cannot run: " + command);
+  while (fgets(buf.data(), static_cast<int>(buf.size()), pipe.get()) != nullptr)
+    out += buf.data();
+  while (!out.empty() && (out.back() == '\n' || out.back() == '\r'))
+    out.pop_back();
+  return out;
+}
+
+std::string pg_command(const std::string& root, const std::string& dir, const std::string& verb) {
+  return "TASKER_PG_DIR='" + dir + "' '" + root + "/tools/pg.sh' " + verb;
+}
+
+} // namespace
+
+std::string database_url(const std::string& url, const std::string& dbname,
+                         const std::string& application_name) {
+  auto scheme = url.find("://");
+  if (scheme == std::string::npos)
+    throw std::invalid_argument("--database-url must be a postgresql:// URL: " + url);
+  auto query = url.find('?', scheme + 3);
+  auto path = url.find('/', scheme + 3);
+  std::string tail = query == std::string::npos ? "" : url.substr(query);
+  std::string head = url.substr(0, std::min(path, query));
+  if (!application_name.empty())
+    tail += (tail.empty() ? "?" : "&") + std::string{"application_name="} + application_name;
+  return head + "/" + dbname + tail;
+}
+
+server::server(const std::string& repo_root, const std::string& url, const std::string& pg_dir)
+  : repo_root_(repo_root), pg_dir_(pg_dir), url_(url) {
+  if (!url_.empty())
+    return;
+  url_ = run_capture(pg_command(repo_root_, pg_dir_, "start"));
+  if (url_.rfind("postgresql://", 0) != 0)
+    throw std::runtime_error("tools/pg.sh start did not print a URL: " + url_);
+  owned_ = true;
+}
+
+server::~server() {
+  if (!owned_)
+    return;
+  try {
+    run_capture(pg_command(repo_root_, pg_dir_, "stop") + " 2>&1");
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "tasker-bench: stopping PostgreSQL: %s\n", e.what());
+  }
+}
+
+std::string server::fresh_database(const std::string& name) {
+  drop_database(name);
+  {
+    pqxx::connection admin{url_};
+    pqxx::nontransaction tx{admin};
+    tx.exec0("CREATE DATABASE " + tx.quote_name(name));
+  }
+  auto db_url = database_url(url_, name);
+  pqxx::connection conn{db_url};
+  resources::apply_migrations(conn);
+  pqxx::work tx{conn};
+  messaging::queue_client::create_queue(tx, "orchestration_task_requests");
+  messaging::queue_client::create_queue(tx, "orchestration_step_results");
+  for (auto text : all_templates)
+    resources::register_template(tx, messaging::parse_template_toml(text, "bench template"));
+  messaging::queue_client::create_queue(tx, std::string{bench_namespace} + "_queue");
+  tx.commit();
+  return db_url;
+}
+
+void server::drop_database(const std::string& name) {
+  pqxx::connection admin{url_};
+  pqxx::nontransaction tx{admin};
+  tx.exec0("DROP DATABASE IF EXISTS " + tx.quote_name(name) + " WITH (FORCE)");
+}
+
+nlohmann::json server::settings() {
+  pqxx::connection conn{url_};
+  pqxx::read_transaction tx{conn};
+  nlohmann::json out;
+  for (auto key : {"server_version", "fsync", "synchronous_commit", "wal_level", "full_page_writes",
+                   "wal_sync_method", "commit_delay", "max_connections", "shared_buffers"})
+    out[key] = tx.exec1(std::string{"SHOW "} + key)[0].as<std::string>();
+  return out;
+}
+
+connection_sampler::connection_sampler(const std::string& url, const std::string& dbname,
+                                       const std::string& application_name) {
+  thread_ = std::thread{[this, url, dbname, application_name] {
+    try {
+      pqxx::connection conn{url};
+      conn.prepare("sample", "SELECT count(*), count(*) FILTER (WHERE state <> 'idle') "
+                             "FROM pg_stat_activity WHERE datname = $1 AND application_name = $2");
+      while (!stop_) {
+        {
+          pqxx::nontransaction tx{conn};
+          auto row = tx.exec_prepared1("sample", dbname, application_name);
+          auto total = row[0].as<std::int64_t>();
+          auto busy = row[1].as<std::int64_t>();
+          if (total > peak_total_)
+            peak_total_ = total;
+          if (busy > peak_busy_)
+            peak_busy_ = busy;
+          ++samples_;
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds{100});
+      }
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "tasker-bench: connection sampler stopped: %s\n", e.what());
+    }
+  }};
+}
+
+connection_sampler::~connection_sampler() {
+  stop_ = true;
+  if (thread_.joinable())
+    thread_.join();
+}
+
+void submit_requests(pqxx::connection& conn, const std::string& name, std::int64_t count,
+                     std::int64_t first) {
+  constexpr std::int64_t chunk = 1000;
+  for (std::int64_t done = 0; done < count; done += chunk) {
+    std::vector<nlohmann::json> batch;
+    for (std::int64_t i = done; i < std::min(count, done + chunk); ++i) {
+      char id[64];
+      std::snprintf(id, sizeof id, "00000000-0000-4000-8000-%012lld",
+                    static_cast<long long>(first + i));
+      messaging::task_request req;
+      req.request_id = id;
+      req.namespace_name = std::string{bench_namespace};
+      req.task_name = name;
+      req.task_version = "1.0.0";
+      req.context = {{"n", first + i}};
+      req.initiator = "tasker-bench";
+      req.reason = "benchmark";
+      batch.push_back(req.to_json());
+    }
+    pqxx::work tx{conn};
+    messaging::queue_client::send_batch(tx, "orchestration_task_requests", batch);
+    tx.commit();
+  }
+}
+
+std::int64_t scalar(pqxx::connection& conn, const std::string& sql) {
+  pqxx::nontransaction tx{conn};
+  auto row = tx.exec1(sql);
+  return row[0].is_null() ? 0 : row[0].as<std::int64_t>();
+}
+
+double number(pqxx::connection& conn, const std::string& sql) {
+  pqxx::nontransaction tx{conn};
+  auto row = tx.exec1(sql);
+  return row[0].is_null() ? 0.0 : row[0].as<double>();
+}
+
+} // namespace tasker::bench

@@ -1,0 +1,303 @@
+#include "tools/bench/scenarios.hpp"
+
+#include "messaging/queue_client.hpp"
+#include "messaging/wire.hpp"
+#include "tools/bench/process.hpp"
+#include "tools/bench/stats.hpp"
+
+#include <chrono>
+#include <cstdio>
+#include <iostream>
+#include <memory>
+#include <regex>
+#include <sstream>
+#include <stdexcept>
+#include <thread>
+
+namespace tasker::bench {
+
+using namespace std::chrono_literals;
+
+namespace {
+
+constexpr const char* node_app = "tasker_bench_node";
+constexpr const char* worker_app = "tasker_bench_worker";
+
+double epoch_seconds(std::chrono::system_clock::time_point t) {
+  return std::chrono::duration<double>(t.time_since_epoch()).count();
+}
+
+/// The node and worker processes of one scenario; stopped on destruction.
+struct processes {
+  std::vector<std::unique_ptr<process>> workers;
+  std::unique_ptr<process> node;
+
+  double worker_cpu() const {
+    double sum = 0;
+    for (auto& w : workers)
+      sum += w->cpu_seconds();
+    return sum;
+  }
+
+  void stop() {
+    if (node)
+      node->stop();
+    for (auto& w : workers)
+      w->stop();
+  }
+};
+
+std::vector<std::string> config_args(const deployment& dep, const std::string& url) {
+  return {"--env", "bench", "--config-dir", dep.repo_root + "/config", "--database-url", url};
+}
+
+void start_workers(processes& ps, const deployment& dep, const std::string& db,
+                   const std::string& server_url, const std::string& label) {
+  for (int i = 0; i < dep.worker_processes; ++i) {
+    std::vector<std::string> args{"worker", "--namespace", "bench", "--concurrency",
+                                  std::to_string(dep.worker_concurrency), "--batch-size",
+                                  std::to_string(dep.worker_batch)};
+    for (auto& a : config_args(dep, database_url(server_url, db, worker_app)))
+      args.push_back(a);
+    args.insert(args.end(), {"--set", "telemetry.logging.level=info", "--set",
+                             "telemetry.http.enabled=false"});
+    auto log = dep.log_dir + "/" + label + "-worker-" + std::to_string(i) + ".log";
+    ps.workers.push_back(std::make_unique<process>(dep.node_binary, args, log));
+    if (!ps.workers.back()->wait_for_output("worker: namespace", 60s))
+      throw std::runtime_error("worker did not start; see " + log);
+  }
+}
+
+void start_node(processes& ps, const deployment& dep, const node_setup& setup,
+                const std::string& db, const std::string& server_url) {
+  std::vector<std::string> args{"run", "--node-id", "bench-" + setup.label};
+  for (auto& a : config_args(dep, database_url(server_url, db, node_app)))
+    args.push_back(a);
+  for (auto& s : setup.sets)
+    args.insert(args.end(), {"--set", s});
+  if (setup.naive)
+    args.push_back("--naive");
+  auto log = dep.log_dir + "/" + setup.label + "-node.log";
+  ps.node = std::make_unique<process>(dep.node_binary, args, log);
+  if (!ps.node->wait_for_output("running", 120s))
+    throw std::runtime_error("node did not start; see " + log + ":\n" + ps.node->output());
+}
+
+/// Log lines of the coordinator's scaling decisions (scale up / scale down).
+nlohmann::json scaling_lines(const std::string& log) {
+  static const std::regex pattern{R"(scal(e|ed|ing)[ _-]?(up|down))", std::regex::icase};
+  nlohmann::json lines = nlohmann::json::array();
+  std::istringstream in{log};
+  for (std::string line; std::getline(in, line);)
+    if (std::regex_search(line, pattern))
+      lines.push_back(line);
+  return lines;
+}
+
+std::int64_t count_in_state(pqxx::connection& conn, const std::string& state) {
+  return scalar(conn, "SELECT count(*) FROM tasks WHERE current_state = '" + state + "'");
+}
+
+/// Polls until `expected` tasks are complete, printing progress; throws on
+/// errored tasks, a dead node or the timeout.
+void wait_complete(pqxx::connection& conn, processes& ps, const deployment& dep,
+                   const std::string& label, std::int64_t expected,
+                   std::chrono::system_clock::time_point t0) {
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds{dep.timeout_seconds};
+  auto next_print = std::chrono::steady_clock::now();
+  while (true) {
+    auto done = count_in_state(conn, "complete");
+    auto now = std::chrono::steady_clock::now();
+    if (done >= expected || now >= next_print) {
+      double elapsed = std::chrono::duration<double>(std::chrono::system_clock::now() - t0).count();
+      std::printf("  [%s] %lld/%lld tasks complete, %.1f s, %.0f tasks/s\n", label.c_str(),
+                  static_cast<long long>(done), static_cast<long long>(expected), elapsed,
+                  elapsed > 0 ? static_cast<double>(done) / elapsed : 0.0);
+      std::fflush(stdout);
+      next_print = now + 2s;
+    }
+    if (done >= expected)
+      return;
+    if (auto failed = count_in_state(conn, "error"); failed > 0)
+      throw std::runtime_error(label + ": " + std::to_string(failed) + " tasks in error");
+    if (!ps.node->running())
+      throw std::runtime_error(label + ": the node exited:\n" + ps.node->output());
+    if (now >= deadline)
+      throw std::runtime_error(label + ": not complete after " +
+                               std::to_string(dep.timeout_seconds) + " s");
+    std::this_thread::sleep_for(100ms);
+  }
+}
+
+std::vector<std::string> common_sets() {
+  return {"telemetry.logging.level=info", "telemetry.http.enabled=false",
+          "telemetry.inspector.enabled=false"};
+}
+
+} // namespace
+
+node_setup auto_scaling_setup() {
+  node_setup s;
+  s.label = "coordinator";
+  s.pool_max = 40;
+  s.reserved = 5;
+  s.sets = common_sets();
+  s.sets.insert(s.sets.end(),
+                {"database.pool.max_connections=40", "database.pool.reserved_connections=5",
+                 "executor_pools.coordinator.auto_scaling_enabled=true",
+                 "executor_pools.coordinator.scaling_interval_seconds=1",
+                 "executor_pools.coordinator.scaling_cooldown_seconds=2",
+                 "executor_pools.task_request_processor.max_executors=4",
+                 "executor_pools.task_claimer.max_executors=6",
+                 "executor_pools.step_enqueuer.max_executors=6",
+                 "executor_pools.step_result_processor.max_executors=8",
+                 "executor_pools.task_finalizer.max_executors=4"});
+  return s;
+}
+
+node_setup naive_setup() {
+  node_setup s;
+  s.label = "naive";
+  s.naive = true;
+  s.sets = common_sets();
+  return s;
+}
+
+node_setup fixed_setup(int executors) {
+  node_setup s;
+  s.label = "fixed" + std::to_string(executors);
+  s.reserved = 5;
+  s.pool_max = 5 * executors + s.reserved;
+  s.sets = common_sets();
+  s.sets.push_back("executor_pools.coordinator.auto_scaling_enabled=false");
+  s.sets.push_back("database.pool.max_connections=" + std::to_string(s.pool_max));
+  s.sets.push_back("database.pool.reserved_connections=" + std::to_string(s.reserved));
+  for (auto pool : {"task_request_processor", "task_claimer", "step_enqueuer",
+                    "step_result_processor", "task_finalizer"}) {
+    s.sets.push_back(std::string{"executor_pools."} + pool
+                     + ".min_executors=" + std::to_string(executors));
+    s.sets.push_back(std::string{"executor_pools."} + pool
+                     + ".max_executors=" + std::to_string(executors));
+  }
+  return s;
+}
+
+nlohmann::json run_burndown(server& srv, const deployment& dep, const node_setup& setup,
+                            const std::string& name, std::int64_t count, int steps_per_task) {
+  auto db = "tasker_bench_" + setup.label + "_" + name;
+  auto url = srv.fresh_database(db);
+  pqxx::connection conn{url};
+  auto submit_start = std::chrono::steady_clock::now();
+  submit_requests(conn, name, count);
+  double submit_s =
+    std::chrono::duration<double>(std::chrono::steady_clock::now() - submit_start).count();
+  std::printf("  [%s] %lld %s task requests queued in %.2f s (not timed)\n", setup.label.c_str(),
+              static_cast<long long>(count), name.c_str(), submit_s);
+  processes ps;
+  start_workers(ps, dep, db, srv.url(), setup.label + "-" + name);
+  connection_sampler sampler{srv.url(), db, node_app};
+  start_node(ps, dep, setup, db, srv.url());
+  auto t0 = std::chrono::system_clock::now();
+  double node_cpu0 = ps.node->cpu_seconds();
+  double worker_cpu0 = ps.worker_cpu();
+  wait_complete(conn, ps, dep, setup.label, count, t0);
+  double t_end = number(conn, "SELECT extract(epoch FROM max(created_at)) FROM task_transitions "
+                              "WHERE to_state = 'complete'");
+  double node_cpu = ps.node->cpu_seconds() - node_cpu0;
+  double worker_cpu = ps.worker_cpu() - worker_cpu0;
+  ps.stop();
+  double seconds = t_end - epoch_seconds(t0);
+  auto steps = count * steps_per_task;
+  auto lines = scaling_lines(ps.node->output());
+  nlohmann::json out{{"mode", setup.label},
+                     {"template", name},
+                     {"tasks", count},
+                     {"steps", steps},
+                     {"seconds", seconds},
+                     {"tasks_per_second", static_cast<double>(count) / seconds},
+                     {"steps_per_second", static_cast<double>(steps) / seconds},
+                     {"node_cpu_seconds", node_cpu},
+                     {"worker_cpu_seconds", worker_cpu},
+                     {"peak_node_connections", sampler.peak_total()},
+                     {"peak_node_connections_busy", sampler.peak_busy()},
+                     {"connection_samples", sampler.samples()},
+                     {"pool_max_connections", setup.pool_max},
+                     {"executor_budget", setup.pool_max - setup.reserved},
+                     {"scaling_events", lines.size()},
+                     {"scaling_log", lines},
+                     {"node_settings", setup.sets}};
+  conn.disconnect();
+  if (!dep.keep_databases)
+    srv.drop_database(db);
+  return out;
+}
+
+nlohmann::json run_latency(server& srv, const deployment& dep, const node_setup& setup,
+                           double rate, double seconds) {
+  auto db = "tasker_bench_latency";
+  auto url = srv.fresh_database(db);
+  pqxx::connection conn{url};
+  processes ps;
+  start_workers(ps, dep, db, srv.url(), "latency");
+  auto lat_setup = setup;
+  lat_setup.label = "latency";
+  start_node(ps, dep, lat_setup, db, srv.url());
+  std::this_thread::sleep_for(2s); // let the pools settle before the first request
+  auto total = static_cast<std::int64_t>(rate * seconds);
+  auto start = std::chrono::steady_clock::now();
+  auto period = std::chrono::duration<double>(1.0 / rate);
+  auto t0 = std::chrono::system_clock::now();
+  for (std::int64_t i = 0; i < total; ++i) {
+    std::this_thread::sleep_until(
+      start + std::chrono::duration_cast<std::chrono::steady_clock::duration>(period * i));
+    messaging::task_request req;
+    char id[64];
+    std::snprintf(id, sizeof id, "00000000-0000-4000-9000-%012lld", static_cast<long long>(i));
+    req.request_id = id;
+    req.namespace_name = "bench";
+    req.task_name = "linear4";
+    req.task_version = "1.0.0";
+    auto submitted = std::chrono::duration_cast<std::chrono::microseconds>(
+                       std::chrono::system_clock::now().time_since_epoch())
+                       .count();
+    req.context = {{"n", i}, {"submitted_us", submitted}};
+    req.initiator = "tasker-bench";
+    req.reason = "latency";
+    pqxx::work tx{conn};
+    messaging::queue_client::send(tx, "orchestration_task_requests", req.to_json());
+    tx.commit();
+    if ((i + 1) % static_cast<std::int64_t>(rate * 5) == 0) {
+      std::printf("  [latency] %lld/%lld submitted, %lld complete\n",
+                  static_cast<long long>(i + 1), static_cast<long long>(total),
+                  static_cast<long long>(count_in_state(conn, "complete")));
+      std::fflush(stdout);
+    }
+  }
+  wait_complete(conn, ps, dep, "latency", total, t0);
+  ps.stop();
+  std::vector<double> client_ms, server_ms;
+  {
+    pqxx::nontransaction tx{conn};
+    auto rows = tx.exec(
+      "SELECT (extract(epoch FROM tr.created_at) * 1e6 - (t.context->>'submitted_us')::float8) "
+      "/ 1e3, extract(epoch FROM tr.created_at - t.created_at) * 1e3 "
+      "FROM tasks t JOIN task_transitions tr ON tr.task_uuid = t.task_uuid "
+      "AND tr.to_state = 'complete'");
+    for (const auto& row : rows) {
+      client_ms.push_back(row[0].as<double>());
+      server_ms.push_back(row[1].as<double>());
+    }
+  }
+  nlohmann::json out{{"rate_per_second", rate},
+                     {"seconds", seconds},
+                     {"tasks", total},
+                     {"submit_to_complete_ms", percentiles(client_ms)},
+                     {"created_to_complete_ms", percentiles(server_ms)},
+                     {"node_settings", lat_setup.sets}};
+  conn.disconnect();
+  if (!dep.keep_databases)
+    srv.drop_database(db);
+  return out;
+}
+
+} // namespace tasker::bench
