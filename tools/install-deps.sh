@@ -7,7 +7,8 @@ PACKAGES=(
   build-essential cmake ninja-build pkg-config ccache git
   libcaf-dev libpqxx-dev libtomlplusplus-dev libspdlog-dev doctest-dev
   nlohmann-json3-dev libcpp-httplib-dev prometheus-cpp-dev libcli11-dev
-  postgresql-15 postgresql-client-15 procps
+  postgresql-15 postgresql-client-15 procps python3
+  chromium
 )
 
 missing=()
