@@ -44,6 +44,28 @@ std::optional<std::uint64_t> parse_cpu_ticks(std::string_view proc_stat) {
   return sum;
 }
 
+std::optional<std::uint64_t> parse_resident_bytes(std::string_view proc_statm,
+                                                  std::uint64_t page_size) {
+  // "size resident shared text lib data dt": skip the first number.
+  auto first_end = proc_statm.find(' ');
+  if (first_end == std::string_view::npos)
+    return std::nullopt;
+  auto rest = proc_statm.substr(first_end + 1);
+  std::uint64_t pages = 0;
+  auto [ptr, ec] = std::from_chars(rest.data(), rest.data() + rest.size(), pages);
+  if (ec != std::errc{} || ptr == rest.data())
+    return std::nullopt;
+  return pages * page_size;
+}
+
+std::uint64_t resident_memory_bytes() {
+  std::ifstream in{"/proc/self/statm"};
+  std::string text{std::istreambuf_iterator<char>{in}, std::istreambuf_iterator<char>{}};
+  auto page = ::sysconf(_SC_PAGESIZE);
+  auto bytes = parse_resident_bytes(text, page > 0 ? static_cast<std::uint64_t>(page) : 4096);
+  return bytes ? *bytes : 0;
+}
+
 double cpu_per_core(double cpu_seconds, double wall_seconds, unsigned cores) {
   if (wall_seconds <= 0.0 || cores == 0 || cpu_seconds < 0.0)
     return 0.0;

@@ -15,6 +15,16 @@ namespace tasker::observability {
 /// parentheses, so fields are counted from the last ')'.
 std::optional<std::uint64_t> parse_cpu_ticks(std::string_view proc_stat);
 
+/// Resident set size in bytes from the text of /proc/<pid>/statm (its second
+/// field, in pages of `page_size` bytes), or nothing when malformed.
+std::optional<std::uint64_t> parse_resident_bytes(std::string_view proc_statm,
+                                                  std::uint64_t page_size);
+
+/// This process's resident memory in bytes; 0 when /proc/self/statm cannot be
+/// read (off Linux). Long-running nodes watch it for growth (executor
+/// recycling keeps it flat).
+std::uint64_t resident_memory_bytes();
+
 /// CPU seconds used over `wall` seconds, divided by `cores`, clamped to
 /// [0, 1]; 0 when `wall` is not positive or `cores` is 0.
 double cpu_per_core(double cpu_seconds, double wall_seconds, unsigned cores);

@@ -51,3 +51,12 @@ TEST_CASE("a stat file that cannot be read reports no utilization") {
   CHECK(sampler.utilization() == 0.0);
   CHECK(sampler.cores() == 2);
 }
+
+TEST_CASE("resident memory is the second statm field times the page size") {
+  CHECK(tasker::observability::parse_resident_bytes("2500 300 120 10 0 900 0\n", 4096) ==
+        std::optional<std::uint64_t>{300u * 4096u});
+  CHECK_FALSE(tasker::observability::parse_resident_bytes("", 4096));
+  CHECK_FALSE(tasker::observability::parse_resident_bytes("2500 x", 4096));
+  // This process is running, so it has resident pages.
+  CHECK(tasker::observability::resident_memory_bytes() > 0);
+}

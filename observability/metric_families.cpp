@@ -226,6 +226,9 @@ std::vector<MetricFamily> snapshot_families(const observation& obs, const node_i
   }
   f.gauge("orchestration_cpu_utilization_per_core",
           "CPU time of this process over wall time, divided by the cores.", obs.cpu_utilization);
+  f.gauge("orchestration_process_resident_memory_bytes",
+          "Resident memory of the node process.",
+          static_cast<double>(obs.resident_memory_bytes));
   f.gauge("orchestration_config_validation_status",
           "1 when the configuration passed validation and the executor budget, else 0.",
           info.budget.ok() ? 1.0 : 0.0);

@@ -52,6 +52,7 @@ observation sample_observation() {
   obs.snapshot = s;
   obs.throughput["task_claimer"] = 4.0;
   obs.cpu_utilization = 0.1;
+  obs.resident_memory_bytes = 64u * 1024u * 1024u;
   return obs;
 }
 
@@ -137,6 +138,7 @@ TEST_CASE("series values come from the snapshot") {
   CHECK(series(fs, "orchestration_resource_constraint_violations_total") == 1);
   CHECK(series(fs, "orchestration_executor_efficiency_ratio") == doctest::Approx(0.4));
   CHECK(series(fs, "orchestration_cpu_utilization_per_core") == doctest::Approx(0.1));
+  CHECK(series(fs, "orchestration_process_resident_memory_bytes") == 64.0 * 1024 * 1024);
   CHECK(series(fs, "orchestration_config_validation_status") == 1.0);
   CHECK(series(fs, "orchestration_component_config_load_time_seconds") == doctest::Approx(0.025));
 }

@@ -23,6 +23,7 @@ observation snapshot_cache::fetch() {
   observation out;
   out.taken_at = std::chrono::system_clock::now();
   out.cpu_utilization = cpu_.utilization();
+  out.resident_memory_bytes = resident_memory_bytes();
   if (!coordinator_) {
     out.error = "no coordinator";
     return out;

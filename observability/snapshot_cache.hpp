@@ -30,6 +30,8 @@ struct observation {
   std::map<std::string, double> throughput;
   /// This process's CPU use per core since the previous sample, in [0, 1].
   double cpu_utilization = 0.0;
+  /// This process's resident memory in bytes.
+  std::uint64_t resident_memory_bytes = 0;
   /// When the snapshot was taken (wall clock, for the status page).
   std::chrono::system_clock::time_point taken_at{};
 };
