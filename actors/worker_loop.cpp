@@ -51,8 +51,23 @@ void step_worker::wait_for_work() {
 
 std::size_t step_worker::run_batch() {
   auto claimed = claim_batch();
-  for (const auto& c : claimed)
-    post_result(c, run_step(c));
+  std::vector<finished_step> finished;
+  std::chrono::steady_clock::time_point oldest;
+  std::chrono::steady_clock::duration last_run{};
+  for (const auto& c : claimed) {
+    // Hold results only while handlers are quick: when the previous step took
+    // a noticeable time the next may too, so what waits is posted first.
+    const auto now = std::chrono::steady_clock::now();
+    if (!finished.empty()
+        && (last_run >= result_flush_window / 5 || now - oldest >= result_flush_window))
+      post_results(finished);
+    auto result = run_step(c);
+    last_run = std::chrono::steady_clock::now() - now;
+    if (finished.empty())
+      oldest = std::chrono::steady_clock::now();
+    finished.push_back({&c, std::move(result)});
+  }
+  post_results(finished);
   return claimed.size();
 }
 
@@ -175,37 +190,53 @@ messaging::step_result step_worker::run_step(const claimed_step& c) const {
   return out;
 }
 
-void step_worker::post_result(const claimed_step& c, messaging::step_result result) {
-  // A result that cannot travel (invalid UTF-8, too large) becomes a failure
-  // that says so, rather than a message the result processor must reject.
-  nlohmann::json body;
-  try {
-    body = result.to_json();
-    if (body.dump().size() > messaging::default_max_message_bytes)
-      throw std::length_error("the result exceeds "
-                              + std::to_string(messaging::default_max_message_bytes) + " bytes");
-  } catch (const std::exception& e) {
-    result.status = messaging::step_status::failed;
-    result.results = nullptr;
-    result.error = messaging::step_error{
-      "handler '" + c.step.handler + "' returned results that cannot be sent: " + e.what(), false,
-      std::nullopt};
-    body = result.to_json();
+void step_worker::post_results(std::vector<finished_step>& finished) {
+  if (finished.empty())
+    return;
+  std::vector<nlohmann::json> bodies;
+  std::vector<std::int64_t> msg_ids;
+  for (auto& f : finished) {
+    const auto& c = *f.claimed;
+    auto& result = f.result;
+    // A result that cannot travel (invalid UTF-8, too large) becomes a failure
+    // that says so, rather than a message the result processor must reject.
+    nlohmann::json body;
+    try {
+      body = result.to_json();
+      if (body.dump().size() > messaging::default_max_message_bytes)
+        throw std::length_error("the result exceeds "
+                                + std::to_string(messaging::default_max_message_bytes) + " bytes");
+    } catch (const std::exception& e) {
+      result.status = messaging::step_status::failed;
+      result.results = nullptr;
+      result.error = messaging::step_error{
+        "handler '" + c.step.handler + "' returned results that cannot be sent: " + e.what(),
+        false, std::nullopt};
+      body = result.to_json();
+    }
+    bodies.push_back(std::move(body));
+    msg_ids.push_back(c.msg_id);
   }
   pqxx::work tx{work_};
-  queue_client::send(tx, opts_.step_results_queue, body);
-  queue_client::remove(tx, queue_, {c.msg_id});
+  queue_client::send_batch(tx, opts_.step_results_queue, bodies);
+  queue_client::remove(tx, queue_, msg_ids);
   tx.commit();
-  ++counters_->steps_run;
-  if (result.status == messaging::step_status::failed) {
-    ++counters_->failures;
-    spdlog::info("worker {}: step {} ('{}' of task {}) attempt {} failed: {}", info_.id,
-                 c.step.step_uuid, c.step.step_name, c.step.task_uuid, c.step.attempt,
-                 result.error->message);
-  } else {
-    spdlog::debug("worker {}: step {} ('{}') attempt {} succeeded in {:.1f} ms", info_.id,
-                  c.step.step_uuid, c.step.step_name, c.step.attempt, result.execution_time_ms);
+  for (const auto& f : finished) {
+    const auto& c = *f.claimed;
+    const auto& result = f.result;
+    ++counters_->steps_run;
+    if (result.status == messaging::step_status::failed) {
+      ++counters_->failures;
+      spdlog::info("worker {}: step {} ('{}' of task {}) attempt {} failed: {}", info_.id,
+                   c.step.step_uuid, c.step.step_name, c.step.task_uuid, c.step.attempt,
+                   result.error->message);
+    } else {
+      spdlog::debug("worker {}: step {} ('{}') attempt {} succeeded in {:.1f} ms", info_.id,
+                    c.step.step_uuid, c.step.step_name, c.step.attempt,
+                    result.execution_time_ms);
+    }
   }
+  finished.clear();
 }
 
 } // namespace tasker::actors

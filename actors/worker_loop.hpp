@@ -18,6 +18,7 @@
 #include <pqxx/pqxx>
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -39,6 +40,10 @@ struct worker_counters {
 /// timeout still posts its result before the message reappears.
 inline constexpr int visibility_margin_seconds = 30;
 
+/// Longest a finished step's result waits for the results of the steps after
+/// it in the same batch before the group is posted.
+inline constexpr std::chrono::milliseconds result_flush_window{5};
+
 /// Who ran a step: id, host and process, for the result's `worker` field.
 messaging::worker_info make_worker_info(const std::string& id);
 
@@ -55,7 +60,12 @@ public:
   step_worker& operator=(const step_worker&) = delete;
 
   /// Reads up to batch_size messages and handles each; returns how many were
-  /// read. Throws pqxx errors (lost connection...): whatever was not committed
+  /// read. Results of quick handlers are posted in groups: the results waiting
+  /// are sent (and their messages deleted) in one transaction before the next
+  /// step runs when the previous step took at least a fifth of
+  /// result_flush_window or the oldest has waited result_flush_window, and at
+  /// the end of the batch; so fast handlers cost one commit per group, and a
+  /// slow handler never holds back the results before it. Throws pqxx errors (lost connection...): whatever was not committed
   /// is delivered again later.
   std::size_t run_batch();
 
@@ -72,7 +82,11 @@ private:
   };
   std::vector<claimed_step> claim_batch();
   messaging::step_result run_step(const claimed_step& c) const;
-  void post_result(const claimed_step& c, messaging::step_result result);
+  struct finished_step {
+    const claimed_step* claimed = nullptr;
+    messaging::step_result result;
+  };
+  void post_results(std::vector<finished_step>& finished);
 
   worker_options opts_;
   std::shared_ptr<const handler_registry> handlers_;

@@ -1,5 +1,7 @@
 #include "coordinator/coordinator_actor.hpp"
 
+#include <spdlog/spdlog.h>
+
 #include <caf/all.hpp>
 
 #include <algorithm>
@@ -41,6 +43,8 @@ messaging::executor_state to_wire(health_state x) {
 
 void log_event(coordinator_ptr self, std::string kind, std::string pool, std::string detail) {
   auto& st = self->state;
+  // The same event in the node's log, e.g. "coordinator: scale_up task_claimer: +1".
+  spdlog::info("coordinator: {}{}{}: {}", kind, pool.empty() ? "" : " ", pool, detail);
   st.events.push_back(runtime_event{as_timespan(self->clock().now() - st.started_at),
                                     std::move(kind), std::move(pool), std::move(detail)});
   while (st.events.size() > st.options.event_log_capacity)

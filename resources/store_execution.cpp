@@ -56,6 +56,41 @@ std::vector<locked_task> lock_claimed_tasks(pqxx::transaction_base& tx, std::str
   return out;
 }
 
+std::vector<locked_task> lock_tasks_for_advance(pqxx::transaction_base& tx,
+                                                const std::vector<std::string>& task_uuids,
+                                                std::string_view node_id) {
+  if (task_uuids.empty())
+    return {};
+  auto rows = detail::translating([&] {
+    return tx.exec_params("SELECT task_uuid, namespace_name, task_name"
+                          " FROM tasker_lock_tasks_for_advance($1::uuid[], $2)",
+                          detail::pg_array(task_uuids), std::string{node_id});
+  });
+  std::vector<locked_task> out;
+  out.reserve(rows.size());
+  for (const auto& row : rows)
+    out.push_back({row[0].as<std::string>(), row[1].as<std::string>(), row[2].as<std::string>()});
+  return out;
+}
+
+void lock_result_tasks(pqxx::transaction_base& tx, const std::vector<std::string>& task_uuids) {
+  if (task_uuids.empty())
+    return;
+  detail::translating([&] {
+    return tx.exec_params("SELECT tasker_lock_result_tasks($1::text[])",
+                          detail::pg_array(task_uuids));
+  });
+}
+
+void settle_attention(pqxx::transaction_base& tx, const std::vector<std::string>& task_uuids) {
+  if (task_uuids.empty())
+    return;
+  detail::translating([&] {
+    return tx.exec_params("SELECT tasker_settle_attention($1::uuid[])",
+                          detail::pg_array(task_uuids));
+  });
+}
+
 namespace {
 
 constexpr result_outcome all_outcomes[] = {result_outcome::completed, result_outcome::retrying,
@@ -121,15 +156,32 @@ std::vector<rescued_step> rescue_stale_steps(pqxx::transaction_base& tx, std::in
   return out;
 }
 
-std::vector<finalized_task> finalize_tasks(pqxx::transaction_base& tx, std::int32_t limit) {
-  auto rows = detail::translating([&] {
-    return tx.exec_params("SELECT task_uuid, to_state FROM tasker_finalize_tasks($1)", limit);
-  });
+namespace {
+
+std::vector<finalized_task> finalized_rows(const pqxx::result& rows) {
   std::vector<finalized_task> out;
   out.reserve(rows.size());
   for (const auto& row : rows)
     out.push_back({row[0].as<std::string>(), parse_task_state(row[1].as<std::string>())});
   return out;
+}
+
+} // namespace
+
+std::vector<finalized_task> finalize_given_tasks(pqxx::transaction_base& tx,
+                                                 const std::vector<std::string>& task_uuids) {
+  if (task_uuids.empty())
+    return {};
+  return finalized_rows(detail::translating([&] {
+    return tx.exec_params("SELECT task_uuid, to_state FROM tasker_finalize_given_tasks($1::uuid[])",
+                          detail::pg_array(task_uuids));
+  }));
+}
+
+std::vector<finalized_task> finalize_tasks(pqxx::transaction_base& tx, std::int32_t limit) {
+  return finalized_rows(detail::translating([&] {
+    return tx.exec_params("SELECT task_uuid, to_state FROM tasker_finalize_tasks($1)", limit);
+  }));
 }
 
 } // namespace tasker::resources

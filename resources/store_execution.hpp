@@ -54,6 +54,22 @@ struct locked_task {
 std::vector<locked_task> lock_claimed_tasks(pqxx::transaction_base& tx, std::string_view node_id,
                                             std::int32_t limit);
 
+/// Locks the tasks named by a result batch, in a fixed order, waiting for
+/// rows other transactions hold (tasker_lock_result_tasks); strings that are
+/// not uuids are ignored.
+void lock_result_tasks(pqxx::transaction_base& tx, const std::vector<std::string>& task_uuids);
+
+/// Locks those of `task_uuids` that are unfinished and carry no live claim of
+/// another node, skipping rows another transaction holds
+/// (tasker_lock_tasks_for_advance): the tasks a result batch may advance itself.
+std::vector<locked_task> lock_tasks_for_advance(pqxx::transaction_base& tx,
+                                                const std::vector<std::string>& task_uuids,
+                                                std::string_view node_id);
+
+/// Recomputes tasks.needs_attention of `task_uuids` (locked by the caller)
+/// after their ready steps were enqueued (tasker_settle_attention, 0007_attention.sql).
+void settle_attention(pqxx::transaction_base& tx, const std::vector<std::string>& task_uuids);
+
 /// What applying one step result did.
 enum class result_outcome {
   completed,   ///< the step is complete with the results
@@ -99,6 +115,11 @@ struct finalized_task {
   std::string task_uuid;                ///< the task
   task_state to = task_state::complete; ///< complete, or error when failures block it
 };
+
+/// Finalizes those of `task_uuids` that are in progress and that nothing can
+/// advance any more (tasker_finalize_given_tasks).
+std::vector<finalized_task> finalize_given_tasks(pqxx::transaction_base& tx,
+                                                 const std::vector<std::string>& task_uuids);
 
 /// Finalizes up to `limit` in-progress tasks that nothing can advance any
 /// more (all steps complete → complete; blocked by failures → error).

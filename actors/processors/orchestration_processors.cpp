@@ -1,5 +1,6 @@
 #include "actors/processors/processor_types.hpp"
 #include "actors/processors/processors.hpp"
+#include "actors/processors/step_dispatch.hpp"
 
 #include "messaging/queue_client.hpp"
 #include "messaging/wire.hpp"
@@ -49,6 +50,8 @@ batch_outcome task_claimer::process_batch(pqxx::connection& conn, std::size_t ma
   pqxx::work tx{conn};
   auto claimed =
       resources::claim_and_start_tasks(tx, node_id_, limit, claim_timeout_, aging_seconds_);
+  if (!claimed.empty())
+    tx.exec_params("SELECT pg_notify($1, '')", std::string{tasks_claimed_channel});
   tx.commit();
   const auto items = claimed.size() + rescued;
   return {items, items > 0, std::nullopt};
@@ -60,7 +63,7 @@ step_enqueuer::step_enqueuer(const config::tasker_config& cfg, std::string node_
     : node_id_(std::move(node_id)), namespace_suffix_(cfg.queues.names.namespace_suffix) {}
 
 std::vector<std::string> step_enqueuer::wake_channels() const {
-  return {tasks_ready_channel};
+  return {tasks_claimed_channel, tasks_ready_channel};
 }
 
 batch_outcome step_enqueuer::process_batch(pqxx::connection& conn, std::size_t max_items) {
@@ -72,6 +75,20 @@ batch_outcome step_enqueuer::process_batch(pqxx::connection& conn, std::size_t m
     tx.commit();
     return {};
   }
+  std::vector<std::string> task_ids;
+  for (const auto& t : tasks)
+    task_ids.push_back(t.task_uuid);
+  resources::release_claims(tx, task_ids, node_id_);
+  const auto sent = dispatch_ready_steps(tx, tasks, node_id_, namespace_suffix_);
+  tx.commit();
+  return {sent, true, std::nullopt};
+}
+
+std::size_t dispatch_ready_steps(pqxx::transaction_base& tx,
+                                 const std::vector<resources::locked_task>& tasks,
+                                 const std::string& node_id, const std::string& namespace_suffix) {
+  if (tasks.empty())
+    return 0;
   std::vector<std::string> task_ids;
   std::map<std::string, const resources::locked_task*> by_id;
   for (const auto& t : tasks) {
@@ -96,7 +113,7 @@ batch_outcome step_enqueuer::process_batch(pqxx::connection& conn, std::size_t m
     m.retry_limit = s.retry_limit;
     m.timeout_seconds = s.timeout_seconds;
     m.context = s.task_context.is_object() ? std::move(s.task_context) : nlohmann::json::object();
-    per_queue[s.namespace_name + namespace_suffix_].push_back(m.to_json());
+    per_queue[s.namespace_name + namespace_suffix].push_back(m.to_json());
     step_ids.push_back(s.step_uuid);
   }
 
@@ -104,10 +121,9 @@ batch_outcome step_enqueuer::process_batch(pqxx::connection& conn, std::size_t m
     messaging::queue_client::send_batch(tx, queue, messages);
   if (!step_ids.empty())
     resources::transition_steps(tx, step_ids, resources::step_state::enqueued,
-                                {{"event", "enqueued"}, {"node_id", node_id_}});
-  resources::release_claims(tx, task_ids, node_id_);
-  tx.commit();
-  return {step_ids.size(), true, std::nullopt};
+                                {{"event", "enqueued"}, {"node_id", node_id}});
+  resources::settle_attention(tx, task_ids);
+  return step_ids.size();
 }
 
 // -- task_finalizer -------------------------------------------------------------
@@ -136,7 +152,7 @@ std::shared_ptr<batch_processor> make_processor(config::executor_type type,
   case config::executor_type::step_enqueuer:
     return std::make_shared<step_enqueuer>(cfg, node_id);
   case config::executor_type::step_result_processor:
-    return std::make_shared<step_result_processor>(cfg);
+    return std::make_shared<step_result_processor>(cfg, node_id);
   case config::executor_type::task_finalizer:
     return std::make_shared<task_finalizer>();
   }

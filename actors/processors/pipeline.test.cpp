@@ -52,28 +52,40 @@ TEST_CASE("the processors drive a diamond from request to a complete task") {
   CHECK(first[0].task_name == "diamond");
   CHECK(first[0].context["order"] == 7);
 
+  CHECK_FALSE(p.scalar<bool>("SELECT needs_attention FROM tasks")); // a is in flight
+  CHECK(p.run(executor_type::task_claimer).items == 0);
+
+  // The result processor advances the task itself: b and c are enqueued in
+  // the transaction that completes a, without a claim.
   p.post(pipeline::success(first[0], {{"from", "a"}}));
   CHECK(p.run(executor_type::step_result_processor).items == 1);
-  CHECK(p.step_states()["a"] == "complete");
-  p.claim_and_enqueue();
+  states = p.step_states();
+  CHECK(states["a"] == "complete");
+  CHECK(states["b"] == "enqueued");
+  CHECK(states["c"] == "enqueued");
+  CHECK_FALSE(p.scalar<bool>("SELECT needs_attention FROM tasks"));
   auto branches = p.take_steps();
   REQUIRE(names(branches) == std::vector<std::string>{"b", "c"});
   CHECK(branches[0].dependency_results["a"]["from"] == "a");
 
-  for (const auto& s : branches)
-    p.post(pipeline::success(s, {{"from", s.step_name}}));
-  CHECK(p.run(executor_type::step_result_processor).items == 2);
+  // b alone leaves the join waiting for c; then c releases it.
+  p.post(pipeline::success(branches[0], {{"from", "b"}}));
+  CHECK(p.run(executor_type::step_result_processor).items == 1);
+  CHECK(p.step_states()["d"] == "pending");
+  CHECK(p.take_steps().empty());
+  p.post(pipeline::success(branches[1], {{"from", "c"}}));
+  CHECK(p.run(executor_type::step_result_processor).items == 1);
   CHECK(p.run(executor_type::task_finalizer).items == 0); // d has not run
-  p.claim_and_enqueue();
   auto join = p.take_steps();
   REQUIRE(names(join) == std::vector<std::string>{"d"});
   CHECK(join[0].dependency_results["b"]["from"] == "b");
   CHECK(join[0].dependency_results["c"]["from"] == "c");
 
+  // The last result finalizes the task in the same transaction.
   p.post(pipeline::success(join[0], {{"done", true}}));
   p.run(executor_type::step_result_processor);
-  CHECK(p.run(executor_type::task_finalizer).items == 1);
   CHECK(p.task_state() == "complete");
+  CHECK(p.run(executor_type::task_finalizer).items == 0);
   CHECK(p.scalar<bool>("SELECT complete FROM tasks"));
   CHECK(p.scalar<std::string>("SELECT results->>'done' FROM workflow_steps WHERE name = 'd'") ==
         "true");
@@ -127,8 +139,8 @@ TEST_CASE("failed attempts back off per policy, retry_after wins, and exhaustion
   p.run(executor_type::step_result_processor);
   CHECK(p.scalar<int>("SELECT attempts FROM workflow_steps") == 3);
   CHECK(p.scalar<bool>("SELECT backoff_until IS NULL FROM workflow_steps"));
-  CHECK(p.run(executor_type::task_finalizer).items == 1);
-  CHECK(p.task_state() == "error");
+  CHECK(p.task_state() == "error"); // finalized with the result
+  CHECK(p.run(executor_type::task_finalizer).items == 0);
 }
 
 TEST_CASE("a non-retryable failure fails the step for good at the first attempt") {
@@ -141,10 +153,9 @@ TEST_CASE("a non-retryable failure fails the step for good at the first attempt"
   p.post(pipeline::failure(one[0], false));
   p.run(executor_type::step_result_processor);
   CHECK(p.scalar<bool>("SELECT NOT retryable FROM workflow_steps"));
+  CHECK(p.task_state() == "error"); // finalized with the result
   p.claim_and_enqueue();
   CHECK(p.take_steps().empty());
-  CHECK(p.run(executor_type::task_finalizer).items == 1);
-  CHECK(p.task_state() == "error");
 }
 
 TEST_CASE("a duplicate step result changes nothing and is deleted") {
@@ -162,7 +173,7 @@ TEST_CASE("a duplicate step result changes nothing and is deleted") {
   auto again = result;
   again.results = {{"v", 2}};
   p.post(again);
-  actors::step_result_processor proc{p.cfg};
+  actors::step_result_processor proc{p.cfg, p.node};
   CHECK(proc.process_batch(p.conn, 10).items == 1);
   CHECK(proc.duplicates() == 1);
   CHECK(proc.applied() == 0);
@@ -179,7 +190,7 @@ TEST_CASE("an unparsable or unknown step result is archived with its reason") {
                {"status", "success"},
                {"results", nullptr},
                {"execution_time_ms", 1}});
-  actors::step_result_processor proc{p.cfg};
+  actors::step_result_processor proc{p.cfg, p.node};
   CHECK(proc.process_batch(p.conn, 10).items == 2);
   CHECK(proc.archived() == 2);
   pqxx::work tx{p.conn};
@@ -239,7 +250,7 @@ TEST_CASE("a step stranded past its timeout is rescued to pending and enqueued a
   CHECK(retry[0].attempt == 2);
   auto before = snapshot(p);
   p.post(pipeline::success(again[0], {{"late", true}}));
-  actors::step_result_processor proc{p.cfg};
+  actors::step_result_processor proc{p.cfg, p.node};
   proc.process_batch(p.conn, 10);
   CHECK(proc.duplicates() == 1);
   CHECK(snapshot(p) == before);
@@ -295,4 +306,57 @@ TEST_CASE("two enqueuers on two connections never send the same step twice") {
   CHECK(distinct.size() == static_cast<std::size_t>(tasks));
   CHECK(p.scalar<int>("SELECT count(*) FROM workflow_step_transitions"
                       " WHERE to_state = 'enqueued'") == tasks);
+}
+
+TEST_CASE("a result for a task another node holds is left to that node's claim path") {
+  pipeline p;
+  p.register_toml(diamond_toml());
+  create_task(p, "diamond");
+  p.claim_and_enqueue();
+  auto first = p.take_steps();
+  REQUIRE(first.size() == 1);
+  {
+    pqxx::work tx{p.conn};
+    tx.exec0("UPDATE tasks SET claimed_by = 'node-b', claimed_at = now()");
+    tx.commit();
+  }
+  p.post(pipeline::success(first[0], {{"from", "a"}}));
+  CHECK(p.run(executor_type::step_result_processor).items == 1);
+  auto states = p.step_states();
+  CHECK(states["a"] == "complete");
+  CHECK(states["b"] == "pending"); // node-b's enqueuer sends them
+  CHECK(p.scalar<bool>("SELECT needs_attention FROM tasks"));
+
+  // node-b's enqueuer (claims are per node) sends b and c and releases the claim.
+  actors::step_enqueuer other{p.cfg, "node-b"};
+  CHECK(other.process_batch(p.conn, 10).items == 2);
+  CHECK(names(p.take_steps()) == std::vector<std::string>{"b", "c"});
+  CHECK(p.scalar<bool>("SELECT claimed_by IS NULL FROM tasks"));
+  CHECK_FALSE(p.scalar<bool>("SELECT needs_attention FROM tasks"));
+}
+
+TEST_CASE("claims take the highest effective priority first and skip tasks in flight") {
+  pipeline p;
+  p.register_toml(single_step_toml);
+  for (int i = 0; i < 6; ++i)
+    p.send_request(pipeline::request("single", {{"i", i}}));
+  while (p.run(executor_type::task_request_processor).items > 0) {
+  }
+  {
+    // i = 4 urgent; i = 5 low priority but waiting for an hour (aging 300 s
+    // in the test configuration makes that +12); the others equal.
+    pqxx::work tx{p.conn};
+    tx.exec0("UPDATE tasks SET priority = 5 WHERE context->>'i' = '4'");
+    tx.exec0("UPDATE tasks SET priority = -1, created_at = now() - interval '1 hour'"
+             " WHERE context->>'i' = '5'");
+    tx.commit();
+  }
+  actors::task_claimer claimer{p.cfg, p.node};
+  CHECK(claimer.process_batch(p.conn, 2).items == 2);
+  CHECK(p.scalar<std::string>("SELECT string_agg(context->>'i', ',' ORDER BY context->>'i')"
+                              " FROM tasks WHERE claimed_by IS NOT NULL") == "4,5");
+  p.run(executor_type::step_enqueuer);
+  CHECK(p.scalar<int>("SELECT count(*) FROM tasks WHERE needs_attention") == 4);
+  // the two in flight are not candidates any more; the other four are
+  CHECK(claimer.process_batch(p.conn, 10).items == 4);
 }

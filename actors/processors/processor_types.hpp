@@ -17,7 +17,8 @@ namespace tasker::actors {
 /// invalid request with its own reason; one transaction per batch.
 class task_request_processor : public batch_processor {
 public:
-  /// Reads `cfg.queues.names.task_requests` with the configured visibility timeout.
+  /// Reads `cfg.queues.names.task_requests` with the configured visibility timeout;
+  /// archives requests over `cfg.queues.max_message_bytes` unparsed.
   explicit task_request_processor(const config::tasker_config& cfg);
 
   batch_outcome process_batch(pqxx::connection& conn, std::size_t max_items) override;
@@ -34,6 +35,7 @@ public:
 private:
   std::string queue_;
   int visibility_timeout_;
+  std::size_t max_message_bytes_;
   std::uint64_t created_ = 0;
   std::uint64_t duplicates_ = 0;
   std::uint64_t archived_ = 0;
@@ -82,11 +84,17 @@ private:
 };
 
 /// Applies step results with one set-based call; invalid or unknown results
-/// are archived with a reason, duplicates deleted and counted.
+/// are archived with a reason, duplicates deleted and counted. In the same
+/// transaction it advances the tasks the results touched: their newly ready
+/// steps are enqueued and the tasks nothing can advance any more are
+/// finalized, so a task moves from step to step without waiting for a claim
+/// or a finalizer sweep. A touched task another transaction holds, or one
+/// another node has claimed, is left to the claim path.
 class step_result_processor : public batch_processor {
 public:
-  /// Reads `cfg.queues.names.step_results` with the configured visibility timeout.
-  explicit step_result_processor(const config::tasker_config& cfg);
+  /// Reads `cfg.queues.names.step_results` with the configured visibility
+  /// timeout; advances tasks on behalf of `node_id`.
+  step_result_processor(const config::tasker_config& cfg, std::string node_id);
 
   batch_outcome process_batch(pqxx::connection& conn, std::size_t max_items) override;
   std::string name() const override { return "step_result_processor"; }
@@ -98,10 +106,18 @@ public:
   std::uint64_t duplicates() const { return duplicates_; }
   /// Messages archived since construction.
   std::uint64_t archived() const { return archived_; }
+  /// Steps enqueued by advancing touched tasks since construction.
+  std::uint64_t dispatched() const { return dispatched_; }
+  /// Tasks finalized by advancing touched tasks since construction.
+  std::uint64_t finalized() const { return finalized_; }
 
 private:
   std::string queue_;
   int visibility_timeout_;
+  std::string node_id_;
+  std::string namespace_suffix_;
+  std::uint64_t dispatched_ = 0;
+  std::uint64_t finalized_ = 0;
   std::uint64_t applied_ = 0;
   std::uint64_t duplicates_ = 0;
   std::uint64_t archived_ = 0;

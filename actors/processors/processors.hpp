@@ -32,5 +32,7 @@ std::shared_ptr<batch_processor> make_processor(config::executor_type type,
 /// NOTIFY channel raised whenever claimable work may have appeared (task created, step result
 /// applied, step rescued).
 inline constexpr const char* tasks_ready_channel = "tasker_tasks_ready";
+/// Raised by a claimer that claimed tasks, so enqueuers wake at once.
+inline constexpr const char* tasks_claimed_channel = "tasker_tasks_claimed";
 
 } // namespace tasker::actors

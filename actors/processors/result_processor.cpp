@@ -1,10 +1,12 @@
 #include "actors/processors/processor_types.hpp"
+#include "actors/processors/step_dispatch.hpp"
 
 #include "messaging/queue_client.hpp"
 #include "messaging/wire.hpp"
 #include "resources/store_execution.hpp"
 
 #include <limits>
+#include <set>
 
 namespace tasker::actors {
 
@@ -12,9 +14,11 @@ using messaging::archive_entry;
 using messaging::queue_client;
 using resources::result_outcome;
 
-step_result_processor::step_result_processor(const config::tasker_config& cfg)
+step_result_processor::step_result_processor(const config::tasker_config& cfg,
+                                             std::string node_id)
     : queue_(cfg.queues.names.step_results),
-      visibility_timeout_(cfg.queues.visibility_timeout_seconds) {}
+      visibility_timeout_(cfg.queues.visibility_timeout_seconds), node_id_(std::move(node_id)),
+      namespace_suffix_(cfg.queues.names.namespace_suffix) {}
 
 batch_outcome step_result_processor::process_batch(pqxx::connection& conn, std::size_t max_items) {
   pqxx::work tx{conn};
@@ -44,9 +48,22 @@ batch_outcome step_result_processor::process_batch(pqxx::connection& conn, std::
     }
   }
 
+  {
+    // Task rows before step rows, in a fixed order (as enqueuers and claimers).
+    std::set<std::string> tasks;
+    for (const auto& r : batch)
+      tasks.insert(r.at("task_uuid").get<std::string>());
+    resources::lock_result_tasks(tx, std::vector<std::string>(tasks.begin(), tasks.end()));
+  }
+
   std::vector<std::int64_t> done;
+  std::set<std::string> touched; // tasks whose steps changed state
   for (const auto& r : resources::apply_step_results(tx, batch)) {
-    const auto msg_id = ids.at(static_cast<std::size_t>(r.ordinal));
+    const auto ordinal = static_cast<std::size_t>(r.ordinal);
+    const auto msg_id = ids.at(ordinal);
+    if (r.outcome == result_outcome::completed || r.outcome == result_outcome::retrying
+        || r.outcome == result_outcome::failed)
+      touched.insert(batch.at(ordinal).at("task_uuid").get<std::string>());
     switch (r.outcome) {
     case result_outcome::unknown_step:
       invalid.push_back({msg_id, "step_result: " + r.detail});
@@ -60,6 +77,16 @@ batch_outcome step_result_processor::process_batch(pqxx::connection& conn, std::
       ++applied_;
       done.push_back(msg_id);
     }
+  }
+
+  if (!touched.empty()) {
+    auto locked = resources::lock_tasks_for_advance(
+        tx, std::vector<std::string>(touched.begin(), touched.end()), node_id_);
+    dispatched_ += dispatch_ready_steps(tx, locked, node_id_, namespace_suffix_);
+    std::vector<std::string> ids_locked;
+    for (const auto& t : locked)
+      ids_locked.push_back(t.task_uuid);
+    finalized_ += resources::finalize_given_tasks(tx, ids_locked).size();
   }
 
   if (!done.empty())

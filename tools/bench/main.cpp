@@ -107,6 +107,8 @@ int main(int argc, char** argv) {
   app.add_option("--workers", dep.worker_processes, "tasker-node worker processes");
   app.add_option("--worker-concurrency", dep.worker_concurrency, "worker actors per process");
   app.add_option("--worker-batch", dep.worker_batch, "messages a worker actor reads at once");
+  app.add_option("--batch-size", dep.batch_size,
+                 "every executor pool's batch_size outside --naive (0: the shipped values)");
   app.add_option("--timeout", dep.timeout_seconds, "seconds before a scenario is abandoned");
   app.add_flag("--keep-databases", dep.keep_databases,
                "keep each scenario's database (with --database-url) for analysis");
@@ -148,6 +150,7 @@ int main(int argc, char** argv) {
                            {"worker_processes", dep.worker_processes},
                            {"worker_concurrency", dep.worker_concurrency},
                            {"worker_batch", dep.worker_batch},
+                           {"batch_size", dep.batch_size},
                            {"submission", "task requests via send_batch, before the node starts"}};
   try {
     server srv{dep.repo_root, database_url, dep.repo_root + "/var/pg-bench"};
@@ -157,22 +160,22 @@ int main(int argc, char** argv) {
       scenario(results, "burndown_naive",
                [&] { return run_burndown(srv, dep, naive_setup(), "single", sz.naive_tasks, 1); });
       scenario(results, "burndown_coordinator", [&] {
-        return run_burndown(srv, dep, auto_scaling_setup(), "single", sz.tasks, 1);
+        return run_burndown(srv, dep, auto_scaling_setup(dep.batch_size), "single", sz.tasks, 1);
       });
     }
     if (want.count("dag"))
       scenario(results, "dag_burndown", [&] {
-        return run_burndown(srv, dep, auto_scaling_setup(), "diamond", sz.dag_tasks, 4);
+        return run_burndown(srv, dep, auto_scaling_setup(dep.batch_size), "diamond", sz.dag_tasks, 4);
       });
     if (want.count("latency"))
       scenario(results, "latency", [&] {
-        return run_latency(srv, dep, auto_scaling_setup(), sz.latency_rate, sz.latency_seconds);
+        return run_latency(srv, dep, auto_scaling_setup(dep.batch_size), sz.latency_rate, sz.latency_seconds);
       });
     if (want.count("scaling"))
       scenario(results, "scaling_curve", [&] {
         nlohmann::json points = nlohmann::json::array();
         for (int k : sz.scaling_executors)
-          points.push_back(run_burndown(srv, dep, fixed_setup(k), "single", sz.scaling_tasks, 1));
+          points.push_back(run_burndown(srv, dep, fixed_setup(k, dep.batch_size), "single", sz.scaling_tasks, 1));
         return points;
       });
   } catch (const std::exception& e) {

@@ -134,9 +134,21 @@ std::vector<std::string> common_sets() {
           "telemetry.inspector.enabled=false"};
 }
 
+constexpr const char* pool_names[] = {"task_request_processor", "task_claimer", "step_enqueuer",
+                                      "step_result_processor", "task_finalizer"};
+
+// Every pool's batch_size, unless 0 (the shipped per-pool values).
+void add_batch_sets(node_setup& s, int batch_size) {
+  if (batch_size <= 0)
+    return;
+  for (auto pool : pool_names)
+    s.sets.push_back(std::string{"executor_pools."} + pool
+                     + ".batch_size=" + std::to_string(batch_size));
+}
+
 } // namespace
 
-node_setup auto_scaling_setup() {
+node_setup auto_scaling_setup(int batch_size) {
   node_setup s;
   s.label = "coordinator";
   s.pool_max = 40;
@@ -152,6 +164,7 @@ node_setup auto_scaling_setup() {
                  "executor_pools.step_enqueuer.max_executors=6",
                  "executor_pools.step_result_processor.max_executors=8",
                  "executor_pools.task_finalizer.max_executors=4"});
+  add_batch_sets(s, batch_size);
   return s;
 }
 
@@ -163,7 +176,7 @@ node_setup naive_setup() {
   return s;
 }
 
-node_setup fixed_setup(int executors) {
+node_setup fixed_setup(int executors, int batch_size) {
   node_setup s;
   s.label = "fixed" + std::to_string(executors);
   s.reserved = 5;
@@ -172,13 +185,13 @@ node_setup fixed_setup(int executors) {
   s.sets.push_back("executor_pools.coordinator.auto_scaling_enabled=false");
   s.sets.push_back("database.pool.max_connections=" + std::to_string(s.pool_max));
   s.sets.push_back("database.pool.reserved_connections=" + std::to_string(s.reserved));
-  for (auto pool : {"task_request_processor", "task_claimer", "step_enqueuer",
-                    "step_result_processor", "task_finalizer"}) {
+  for (auto pool : pool_names) {
     s.sets.push_back(std::string{"executor_pools."} + pool
                      + ".min_executors=" + std::to_string(executors));
     s.sets.push_back(std::string{"executor_pools."} + pool
                      + ".max_executors=" + std::to_string(executors));
   }
+  add_batch_sets(s, batch_size);
   return s;
 }
 

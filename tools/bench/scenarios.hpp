@@ -21,6 +21,7 @@ struct deployment {
   int worker_processes = 1;   ///< `tasker-node worker` processes
   int worker_concurrency = 4; ///< worker actors per process
   int worker_batch = 10;      ///< messages a worker actor reads at once
+  int batch_size = 100;       ///< every pool's batch_size outside naive mode; 0 = shipped
   int timeout_seconds = 600;  ///< a scenario still running after this fails
   bool keep_databases = false; ///< leave each scenario's database for analysis
 };
@@ -36,13 +37,13 @@ struct node_setup {
 
 /// The coordinator with auto-scaling: production-sized pool ceilings and a
 /// one-second scaling tick so a run of seconds sees the scaler act.
-node_setup auto_scaling_setup();
+node_setup auto_scaling_setup(int batch_size);
 
 /// The `--naive` baseline (every pool pinned at one executor, batch size 1).
 node_setup naive_setup();
 
 /// Auto-scaling off, every pool fixed at `executors`, the database pool sized to fit.
-node_setup fixed_setup(int executors);
+node_setup fixed_setup(int executors, int batch_size);
 
 /// Submits `count` tasks of template `name` (not timed), then starts the
 /// node and the workers and times until every task is complete. JSON: tasks,

@@ -1,0 +1,24 @@
+#pragma once
+/// Step dispatch shared by the step enqueuer and the step result processor:
+/// the ready steps of tasks the caller holds locked go to their namespace
+/// queues and become enqueued, all in the caller's transaction.
+
+#include "resources/store_execution.hpp"
+
+#include <pqxx/pqxx>
+
+#include <cstddef>
+#include <string>
+#include <vector>
+
+namespace tasker::actors {
+
+/// Sends every ready step of `tasks` (rows locked by this transaction) to
+/// `<namespace><namespace_suffix>` with one batch per queue, marks them
+/// enqueued (history metadata names `node_id`), then settles the tasks'
+/// needs_attention flag. Returns the number of steps sent.
+std::size_t dispatch_ready_steps(pqxx::transaction_base& tx,
+                                 const std::vector<resources::locked_task>& tasks,
+                                 const std::string& node_id, const std::string& namespace_suffix);
+
+} // namespace tasker::actors
