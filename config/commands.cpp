@@ -96,6 +96,8 @@ int config_show(const load_options& options, std::ostream& out, std::ostream& er
       auto value = format_value(loaded.config, f);
       if (f.path == "database.url")
         value = "\"" + redact_url(loaded.config.database.url) + "\"";
+      else
+        value = redact_setting(f.path, value);
       lines.emplace_back(f.path + " = " + value, source_of(loaded.sources, f.path));
       width = std::max(width, lines.back().first.size());
     }

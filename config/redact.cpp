@@ -57,4 +57,17 @@ std::string redact_url(std::string_view url) {
   return mask_password_params(std::move(text), "&#");
 }
 
+bool is_secret_setting(std::string_view path) {
+  return path == "telemetry.inspector.tls.passphrase";
+}
+
+std::string redact_setting(std::string_view path, std::string_view value) {
+  if (path == "database.url")
+    return redact_url(value);
+  if (!is_secret_setting(path) || value.empty() || value == "\"\"")
+    return std::string{value};
+  bool quoted = value.size() >= 2 && value.front() == '"' && value.back() == '"';
+  return quoted ? "\"" + std::string{mask} + "\"" : std::string{mask};
+}
+
 } // namespace tasker::config

@@ -2,6 +2,7 @@
 
 #include <doctest/doctest.h>
 
+using tasker::config::redact_setting;
 using tasker::config::redact_url;
 
 TEST_CASE("redact_url hides the password of a postgresql URL and keeps the rest") {
@@ -22,4 +23,14 @@ TEST_CASE("redact_url leaves a URL without a password unchanged") {
   CHECK(redact_url("postgresql://postgres@127.0.0.1:5432/postgres") ==
         "postgresql://postgres@127.0.0.1:5432/postgres");
   CHECK(redact_url("") == "");
+}
+
+TEST_CASE("redact_setting masks the TLS passphrase and the database password, nothing else") {
+  CHECK(redact_setting("telemetry.inspector.tls.passphrase", "\"open-sesame\"") == "\"***\"");
+  CHECK(redact_setting("telemetry.inspector.tls.passphrase", "open-sesame") == "***");
+  CHECK(redact_setting("telemetry.inspector.tls.passphrase", "\"\"") == "\"\"");
+  CHECK(redact_setting("database.url", "\"postgresql://u:pw@db/x\"") ==
+        "\"postgresql://u:***@db/x\"");
+  CHECK(redact_setting("telemetry.inspector.tls.key", "\"/etc/tasker/node.key\"") ==
+        "\"/etc/tasker/node.key\"");
 }

@@ -125,6 +125,8 @@ std::vector<field> build() {
         [](C& c) -> value_ref { return &c.queues.poll_interval_ms; });
   b.add("queues.archive_retention_days", 0, 3650,
         [](C& c) -> value_ref { return &c.queues.archive_retention_days; });
+  b.add("queues.max_message_bytes", 1024, 67108864,
+        [](C& c) -> value_ref { return &c.queues.max_message_bytes; });
   b.text("queues.names.task_requests",
          [](C& c) -> value_ref { return &c.queues.names.task_requests; });
   b.text("queues.names.step_results",
@@ -150,6 +152,18 @@ std::vector<field> build() {
          [](C& c) -> value_ref { return &c.telemetry.inspector.bind_address; });
   b.add("telemetry.inspector.port", 0, 65535,
         [](C& c) -> value_ref { return &c.telemetry.inspector.port; });
+  b.flag("telemetry.inspector.tls.enabled",
+         [](C& c) -> value_ref { return &c.telemetry.inspector.tls.enabled; });
+  b.text("telemetry.inspector.tls.certificate",
+         [](C& c) -> value_ref { return &c.telemetry.inspector.tls.certificate; });
+  b.text("telemetry.inspector.tls.key",
+         [](C& c) -> value_ref { return &c.telemetry.inspector.tls.key; });
+  b.text("telemetry.inspector.tls.passphrase",
+         [](C& c) -> value_ref { return &c.telemetry.inspector.tls.passphrase; });
+  b.text("telemetry.inspector.tls.cafile",
+         [](C& c) -> value_ref { return &c.telemetry.inspector.tls.cafile; });
+  b.text("telemetry.inspector.tls.capath",
+         [](C& c) -> value_ref { return &c.telemetry.inspector.tls.capath; });
   return std::move(b.out);
 }
 

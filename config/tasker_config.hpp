@@ -117,6 +117,7 @@ struct queues_config {
   int send_batch_size = 100;           ///< messages per batched send
   int poll_interval_ms = 250;          ///< fallback poll when no NOTIFY arrives
   int archive_retention_days = 7;      ///< archived messages older than this are deleted
+  int max_message_bytes = 1048576;     ///< larger task requests and step results are archived
   queue_names_config names;            ///< `[queues.names]`
   bool operator==(const queues_config&) const = default;
 };
@@ -143,11 +144,23 @@ struct metrics_config {
   bool operator==(const metrics_config&) const = default;
 };
 
+/// `[telemetry.inspector.tls]`: mutual TLS for the inspector (CAF's OpenSSL module).
+struct inspector_tls_config {
+  bool enabled = false;    ///< serve the inspector over TLS only
+  std::string certificate; ///< PEM certificate (chain) the node presents
+  std::string key;         ///< PEM private key of the certificate
+  std::string passphrase;  ///< opens an encrypted key; a secret, never printed
+  std::string cafile;      ///< PEM file of the CAs that sign client certificates
+  std::string capath;      ///< directory of hashed CA certificates, instead of or besides cafile
+  bool operator==(const inspector_tls_config&) const = default;
+};
+
 /// `[telemetry.inspector]`: the inspector published over CAF's middleman.
 struct inspector_config {
   bool enabled = false;                   ///< publish the inspector actor
   std::string bind_address = "127.0.0.1"; ///< middleman bind address
   int port = 4242;                        ///< middleman port; 0 picks a free port
+  inspector_tls_config tls;               ///< `[telemetry.inspector.tls]`
   bool operator==(const inspector_config&) const = default;
 };
 

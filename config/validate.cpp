@@ -2,6 +2,9 @@
 
 #include "messaging/identifier.hpp"
 
+#include <filesystem>
+#include <tuple>
+
 namespace tasker::config {
 
 namespace {
@@ -70,6 +73,27 @@ std::vector<std::string> validate(const tasker_config& config, const provenance&
                        cite(sources, prefix + "max_executors", pool.max_executors));
     }
   }
+  // The executor budget, as resources::calculate_budget computes it, but
+  // naming the keys and files to change; skipped when reserved_connections
+  // already leaves nothing, since that error says the same.
+  int requested = 0;
+  std::string pool_keys;
+  for (const auto& [type, pool] : config.pools) {
+    requested += pool.max_executors;
+    pool_keys += (pool_keys.empty() ? "" : ", ") +
+                 cite(sources, "executor_pools." + std::string{to_string(type)} + ".max_executors",
+                      pool.max_executors);
+  }
+  if (config.coordinator.resource_validation_enabled &&
+      p.reserved_connections < p.max_connections &&
+      requested > p.max_connections - p.reserved_connections)
+    errors.push_back(
+        "executor pools request " + std::to_string(requested) + " executors but only " +
+        std::to_string(p.max_connections - p.reserved_connections) +
+        " database connections are available (pool " + std::to_string(p.max_connections) +
+        ", reserved " + std::to_string(p.reserved_connections) + "): " + pool_keys +
+        " must together fit " + cite(sources, "database.pool.max_connections", p.max_connections) +
+        " minus " + cite(sources, "database.pool.reserved_connections", p.reserved_connections));
   const auto& o = config.orchestration;
   if (o.stale_heartbeat_ms <= o.heartbeat_interval_ms)
     errors.push_back(cite(sources, "orchestration.stale_heartbeat_ms", o.stale_heartbeat_ms) +
@@ -84,6 +108,44 @@ std::vector<std::string> validate(const tasker_config& config, const provenance&
       t.http.port == t.inspector.port && t.http.bind_address == t.inspector.bind_address)
     errors.push_back(cite(sources, "telemetry.inspector.port", t.inspector.port) +
                      " collides with " + cite(sources, "telemetry.http.port", t.http.port));
+  auto tls_errors = validate_inspector_tls(t.inspector.tls, sources);
+  errors.insert(errors.end(), tls_errors.begin(), tls_errors.end());
+  return errors;
+}
+
+std::vector<std::string> validate_inspector_tls(const inspector_tls_config& tls,
+                                                const provenance& sources) {
+  std::vector<std::string> errors;
+  if (!tls.enabled)
+    return errors;
+  const std::string prefix = "telemetry.inspector.tls.";
+  for (auto [name, value] : {std::pair{"certificate", &tls.certificate},
+                             std::pair{"key", &tls.key}}) {
+    auto key = prefix + name;
+    if (value->empty())
+      errors.push_back(source_of(sources, prefix + "enabled") + ": " + prefix +
+                       "enabled = true needs " + key + " (" + source_of(sources, key) +
+                       " leaves it empty)");
+  }
+  if (tls.cafile.empty() && tls.capath.empty())
+    errors.push_back(source_of(sources, prefix + "enabled") + ": " + prefix +
+                     "enabled = true needs " + prefix + "cafile or " + prefix +
+                     "capath: the CAs that sign the clients' certificates");
+  for (auto [name, value, want_dir] :
+       {std::tuple{"certificate", &tls.certificate, false}, std::tuple{"key", &tls.key, false},
+        std::tuple{"cafile", &tls.cafile, false}, std::tuple{"capath", &tls.capath, true}}) {
+    if (value->empty())
+      continue;
+    auto key = prefix + name;
+    std::error_code ec;
+    auto status = std::filesystem::status(*value, ec);
+    if (!std::filesystem::exists(status))
+      errors.push_back(source_of(sources, key) + ": " + key + " = \"" + *value +
+                       "\" does not exist");
+    else if (want_dir != std::filesystem::is_directory(status))
+      errors.push_back(source_of(sources, key) + ": " + key + " = \"" + *value + "\" is " +
+                       (want_dir ? "not a directory" : "a directory, not a file"));
+  }
   return errors;
 }
 

@@ -16,9 +16,17 @@ std::vector<std::string> validate_database(const database_config& db, const prov
 /// `[queues]`: queue names are valid SQL identifiers and distinct.
 std::vector<std::string> validate_queues(const queues_config& queues, const provenance& sources);
 
+/// `[telemetry.inspector.tls]`: when enabled, a certificate, its key and a CA
+/// file or directory are set and exist (relative paths are taken from the
+/// working directory, as the node opens them).
+std::vector<std::string> validate_inspector_tls(const inspector_tls_config& tls,
+                                                const provenance& sources);
+
 /// Every cross-key rule of a node configuration (database, queues, pools,
-/// heartbeats, telemetry). The executor budget is checked by
-/// `resources::calculate_budget`, which also knows the server's limits.
+/// heartbeats, telemetry), including the executor budget: the pools' summed
+/// max_executors must fit max_connections - reserved_connections unless
+/// resource_validation_enabled is false. `resources::calculate_budget`
+/// repeats that check and adds the server's limits.
 std::vector<std::string> validate(const tasker_config& config, const provenance& sources);
 
 } // namespace tasker::config

@@ -50,16 +50,25 @@ void node::start_telemetry() {
   clear_on_exit(broker_, broker_alive_);
   const auto& tel = cfg_.telemetry;
   if (tel.inspector.enabled) {
-    auto port = coordinator::publish_inspector(*sys_, coordinator_, broker_,
-                                               tel.inspector.bind_address,
-                                               static_cast<std::uint16_t>(tel.inspector.port));
-    if (!port)
-      throw node_error(1, "cannot publish the inspector on " + tel.inspector.bind_address + ":"
-                            + std::to_string(tel.inspector.port) + ": "
+    bool tls = tel.inspector.tls.enabled;
+    auto port = coordinator::publish_inspector(
+      *sys_, coordinator_, broker_, tel.inspector.bind_address,
+      static_cast<std::uint16_t>(tel.inspector.port), {},
+      tls ? coordinator::inspector_transport::tls : coordinator::inspector_transport::tcp);
+    if (!port) {
+      auto where = tel.inspector.bind_address + ":" + std::to_string(tel.inspector.port);
+      // Refused credentials are invalid_argument with a sentence naming the file.
+      if (port.error() == caf::sec::invalid_argument)
+        throw node_error(2, "cannot publish the inspector on " + where + " over TLS: "
+                              + coordinator::inspector_error_text(port.error())
+                              + " (telemetry.inspector.tls)");
+      throw node_error(1, "cannot publish the inspector on " + where + ": "
                             + sys_->render(port.error())
                             + " (choose another telemetry.inspector.port)");
+    }
     inspector_port_ = *port;
-    spdlog::info("inspector on {}:{}", tel.inspector.bind_address, inspector_port_);
+    spdlog::info("inspector on {}:{}{}", tel.inspector.bind_address, inspector_port_,
+                 tls ? " (TLS)" : "");
   }
   if (tel.http.enabled) {
     observability::node_info info;

@@ -1,4 +1,5 @@
 #include "config/cli_options.hpp"
+#include "config/redact.hpp"
 #include "node/node.hpp"
 #include "tools/tasker-node/commands.hpp"
 
@@ -134,8 +135,8 @@ int run_node(const config::cli_config_options& flags, const run_flags& rf) {
   apply_log_format(loaded.config.telemetry.logging.format);
   auto level = spdlog::level::from_str(loaded.config.telemetry.logging.level);
   spdlog::set_level(level);
-  spdlog::info("configuration: environment {}, root {}", loaded.environment,
-               loaded.config_dir.string());
+  spdlog::info("configuration: environment {}, root {}, database {}", loaded.environment,
+               loaded.config_dir.string(), config::redact_url(loaded.config.database.url));
   node::node_options opts;
   opts.node_id = rf.node_id;
   opts.naive = rf.naive;

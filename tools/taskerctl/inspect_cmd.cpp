@@ -21,9 +21,10 @@ using namespace tasker::messaging;
 namespace {
 
 struct client_config : caf::actor_system_config {
-  client_config() {
+  explicit client_config(const coordinator::inspector_tls& tls) {
     load<caf::io::middleman>();
     tasker::messaging::add_message_types(*this);
+    coordinator::configure_inspector_tls(*this, tls);
   }
 };
 
@@ -66,13 +67,39 @@ std::string describe(caf::actor_system& sys, const caf::error& err) {
 }
 
 int with_inspector(const node_endpoint& node, std::ostream& err, const inspector_call& call) {
-  client_config cfg;
+  if (node.tls.enabled) {
+    // Checked before the actor system exists: CAF would only find a bad file
+    // once connected, and fail without saying which.
+    if (auto bad = coordinator::check_inspector_tls(node.tls)) {
+      err << "error: cannot use TLS for the inspector at " << node.host << ':' << node.port
+          << ": " << coordinator::inspector_error_text(bad)
+          << " (--certificate, --key, --cafile or telemetry.inspector.tls)\n";
+      return exit_runtime_error;
+    }
+  }
+  client_config cfg{node.tls};
   caf::actor_system sys{cfg};
-  auto hdl = coordinator::connect_inspector(sys, node.host, node.port);
+  auto transport = node.tls.enabled ? coordinator::inspector_transport::tls
+                                    : coordinator::inspector_transport::tcp;
+  auto hdl = coordinator::connect_inspector(sys, node.host, node.port, transport,
+                                            node.connect_timeout);
   if (!hdl) {
+    auto why = coordinator::inspector_error_text(hdl.error());
     err << "error: no inspector at " << node.host << ':' << node.port << " ("
-        << sys.render(hdl.error())
-        << "); is the node running with telemetry.inspector.enabled = true?\n";
+        << (why.empty() ? sys.render(hdl.error()) : why) << "); ";
+    // A handshake that broke off or never came: the ends disagree on TLS
+    // (or, with TLS, on whom to trust).
+    bool handshake = hdl.error() == caf::sec::request_timeout
+                     || hdl.error() == caf::sec::disconnect_during_handshake;
+    if (node.tls.enabled)
+      err << "is the node running with telemetry.inspector.enabled = true? Drop --tls if it "
+             "serves the inspector without TLS; otherwise check --cafile, --certificate and "
+             "--key against its telemetry.inspector.tls\n";
+    else if (handshake)
+      err << "pass --tls (with --cafile, --certificate and --key) if the node serves the "
+             "inspector over TLS\n";
+    else
+      err << "is the node running with telemetry.inspector.enabled = true?\n";
     return exit_runtime_error;
   }
   caf::scoped_actor self{sys};
@@ -158,9 +185,9 @@ void print_inspection(const node_inspection& tree, std::ostream& out) {
 }
 
 int inspect_cmd(const node_endpoint& node, bool json, double watch_seconds, std::ostream& out,
-                std::ostream& err) {
+                std::ostream& err, int count) {
   return detail::with_inspector(node, err, [&](caf::scoped_actor& self, const caf::actor& insp) {
-    for (;;) {
+    for (int printed = 1;; ++printed) {
       int code = exit_ok;
       self->request(insp, std::chrono::seconds{10}, status_atom::value)
         .receive(
@@ -174,7 +201,7 @@ int inspect_cmd(const node_endpoint& node, bool json, double watch_seconds, std:
             err << "error: " << detail::describe(self->system(), e) << '\n';
             code = exit_runtime_error;
           });
-      if (code != exit_ok || watch_seconds <= 0)
+      if (code != exit_ok || watch_seconds <= 0 || (count > 0 && printed >= count))
         return code;
       out << std::flush;
       std::this_thread::sleep_for(std::chrono::duration<double>{watch_seconds});
@@ -192,11 +219,15 @@ namespace tasker::tools::ctl {
 
 namespace {
 
-/// --node and the configuration flags that supply its default.
+/// --node, the TLS flags and the configuration flags that supply their defaults.
 struct node_flags {
   std::shared_ptr<config::cli_config_options> config;
   std::shared_ptr<std::string> node = std::make_shared<std::string>();
   std::shared_ptr<bool> json = std::make_shared<bool>(false);
+  std::shared_ptr<bool> tls = std::make_shared<bool>(false);
+  std::shared_ptr<std::string> cafile = std::make_shared<std::string>();
+  std::shared_ptr<std::string> certificate = std::make_shared<std::string>();
+  std::shared_ptr<std::string> key = std::make_shared<std::string>();
 };
 
 node_flags add_node_flags(CLI::App& cmd) {
@@ -205,20 +236,62 @@ node_flags add_node_flags(CLI::App& cmd) {
                  "HOST:PORT of the node's inspector (default: 127.0.0.1 and the configured "
                  "telemetry.inspector.port)");
   cmd.add_flag("--json", *f.json, "print JSON for scripts instead of text for people");
+  cmd.add_flag("--tls", *f.tls,
+               "connect over mutual TLS (default: telemetry.inspector.tls.enabled when the "
+               "configuration is read)");
+  cmd.add_option("--cafile", *f.cafile,
+                 "PEM file of the CAs that sign the node's certificate (default: "
+                 "telemetry.inspector.tls.cafile)");
+  cmd.add_option("--certificate", *f.certificate,
+                 "PEM certificate this client presents (default: "
+                 "telemetry.inspector.tls.certificate)");
+  cmd.add_option("--key", *f.key,
+                 "PEM private key of --certificate (default: telemetry.inspector.tls.key)");
   return f;
 }
 
-// The explicit --node, else loopback on the configured inspector port.
+// The explicit --node, else loopback on the configured inspector port. The
+// configuration is read without --node, and with --node when --tls lacks a
+// file flag; then TLS and each file default to telemetry.inspector.tls.
 node_endpoint resolve(const node_flags& f) {
-  if (!f.node->empty())
-    return parse_node_endpoint(*f.node);
-  auto loaded = config::load_from_cli(*f.config, std::cerr);
-  const auto& insp = loaded.config.telemetry.inspector;
-  if (insp.port <= 0)
-    throw usage_error("telemetry.inspector.port is " + std::to_string(insp.port)
-                      + " (picked at start-up): pass --node HOST:PORT");
+  bool tls_incomplete = *f.tls && (f.cafile->empty() || f.certificate->empty() || f.key->empty());
   node_endpoint out;
-  out.port = static_cast<std::uint16_t>(insp.port);
+  if (!f.node->empty())
+    out = parse_node_endpoint(*f.node);
+  if (f.node->empty() || tls_incomplete) {
+    auto loaded = config::load_from_cli(*f.config, std::cerr);
+    const auto& insp = loaded.config.telemetry.inspector;
+    if (f.node->empty()) {
+      if (insp.port <= 0)
+        throw usage_error("telemetry.inspector.port is " + std::to_string(insp.port)
+                          + " (picked at start-up): pass --node HOST:PORT");
+      out.port = static_cast<std::uint16_t>(insp.port);
+    }
+    out.tls.enabled = insp.tls.enabled;
+    out.tls.cafile = insp.tls.cafile;
+    out.tls.capath = insp.tls.capath;
+    out.tls.certificate = insp.tls.certificate;
+    out.tls.key = insp.tls.key;
+    out.tls.passphrase = insp.tls.passphrase;
+  }
+  out.tls.enabled = out.tls.enabled || *f.tls;
+  if (!f.cafile->empty()) {
+    out.tls.cafile = *f.cafile;
+    out.tls.capath.clear();
+  }
+  if (!f.certificate->empty())
+    out.tls.certificate = *f.certificate;
+  if (!f.key->empty()) {
+    out.tls.key = *f.key;
+    out.tls.passphrase.clear();
+  }
+  if (out.tls.enabled && out.tls.certificate.empty())
+    throw usage_error("TLS needs a client certificate: pass --certificate and --key (or set "
+                      "telemetry.inspector.tls.certificate and .key)");
+  if (out.tls.enabled && out.tls.key.empty())
+    throw usage_error("TLS needs the client certificate's private key: pass --key");
+  if (out.tls.enabled && out.tls.cafile.empty() && out.tls.capath.empty())
+    throw usage_error("TLS needs the CA that signs the node's certificate: pass --cafile");
   return out;
 }
 
@@ -241,10 +314,15 @@ void on_node_command(CLI::App* cmd, std::function<int()>& run, node_flags f,
 void add_inspection_commands(CLI::App& app, std::function<int()>& run) {
   auto* insp = app.add_subcommand("inspect", "print a running node's live actor tree");
   auto watch = std::make_shared<double>(0);
+  auto count = std::make_shared<int>(0);
   auto insp_flags = add_node_flags(*insp);
-  insp->add_option("--watch", *watch, "print again every SECONDS until interrupted");
-  on_node_command(insp, run, insp_flags, [watch](const node_endpoint& node, bool json) {
-    return inspect_cmd(node, json, *watch, std::cout, std::cerr);
+  auto* watch_opt =
+    insp->add_option("--watch", *watch, "print again every SECONDS until interrupted");
+  insp->add_option("--count", *count, "with --watch: stop after printing N times")
+    ->check(CLI::PositiveNumber)
+    ->needs(watch_opt);
+  on_node_command(insp, run, insp_flags, [watch, count](const node_endpoint& node, bool json) {
+    return inspect_cmd(node, json, *watch, std::cout, std::cerr, *count);
   });
 
   auto* pool = app.add_subcommand("pool", "resize, pause or resume a running node's pool");

@@ -5,6 +5,7 @@
 /// two streams and returns the exit code (0 ok, 1 runtime error or refusal,
 /// 2 invalid usage), so tests call them directly.
 
+#include "coordinator/inspector.hpp"
 #include "messaging/messages.hpp"
 
 #include <CLI/CLI.hpp>
@@ -19,10 +20,14 @@
 
 namespace tasker::tools::ctl {
 
-/// Where a node's inspector listens.
+/// Where a node's inspector listens and how to reach it.
 struct node_endpoint {
   std::string host = "127.0.0.1"; ///< the inspector's address
   std::uint16_t port = 0;         ///< the inspector's port
+  /// This end's TLS credentials; plain TCP unless `tls.enabled`.
+  coordinator::inspector_tls tls;
+  /// Bound on the connection handshake.
+  caf::timespan connect_timeout{std::chrono::seconds{5}};
 };
 
 /// Parses "HOST:PORT"; throws usage_error naming the text otherwise.
@@ -35,10 +40,10 @@ nlohmann::json inspection_json(const messaging::node_inspection& tree);
 /// pool with its executors, then the recent scaling events.
 void print_inspection(const messaging::node_inspection& tree, std::ostream& out);
 
-/// `inspect`: prints the tree once, or every `watch_seconds` until the node
-/// goes away when that is positive.
+/// `inspect`: prints the tree once, or every `watch_seconds` when that is
+/// positive: until the node goes away, or `count` times when `count` > 0.
 int inspect_cmd(const node_endpoint& node, bool json, double watch_seconds, std::ostream& out,
-                std::ostream& err);
+                std::ostream& err, int count = 0);
 
 /// `pool scale POOL SIZE|auto`: a size within [min, max] makes the pool
 /// manual (auto-scaling off for it); "auto" gives it back to auto-scaling.
@@ -63,8 +68,9 @@ namespace detail {
 /// What a command does with the connected inspector; returns the exit code.
 using inspector_call = std::function<int(caf::scoped_actor& self, const caf::actor& inspector)>;
 
-/// Starts a client actor system (middleman, the runtime's message types),
-/// connects to `node` and runs `call`; a failed connection is exit code 1.
+/// Starts a client actor system (middleman, the OpenSSL manager when
+/// `node.tls` is enabled, the runtime's message types), connects to `node`
+/// and runs `call`; a failed connection is exit code 1 with a hint.
 int with_inspector(const node_endpoint& node, std::ostream& err, const inspector_call& call);
 
 /// "code: sentence" for an error from the node (the sentence when it carries one).

@@ -1,16 +1,120 @@
+#include "coordinator/coordinator_actor.hpp"
+#include "coordinator/inspector.hpp"
 #include "resources/store_nodes.hpp"
+#include "tests/actors/test_executors.hpp"
 #include "tests/support/scratch_db.hpp"
 #include "tools/taskerctl/inspect_commands.hpp"
 #include "tools/taskerctl/support.hpp"
 
 #include <doctest/doctest.h>
 
+#include <caf/all.hpp>
+#include <caf/io/all.hpp>
+
+#include <chrono>
+#include <cstdlib>
+#include <filesystem>
 #include <sstream>
+#include <thread>
+#include <unistd.h>
 
 using namespace tasker;
 using namespace tasker::tools::ctl;
+using namespace std::chrono_literals;
 
 namespace {
+
+struct node_config : caf::actor_system_config {
+  explicit node_config(const coordinator::inspector_tls& tls) {
+    load<caf::io::middleman>();
+    tasker::messaging::add_message_types(*this);
+    coordinator::configure_inspector_tls(*this, tls);
+  }
+};
+
+// A self-signed certificate and key made with the `openssl` command line in
+// a temporary directory, removed at the end.
+struct self_signed {
+  std::filesystem::path dir =
+    std::filesystem::temp_directory_path() / ("tasker-ctl-tls-" + std::to_string(getpid()));
+  coordinator::inspector_tls tls;
+
+  self_signed() {
+    std::filesystem::create_directories(dir);
+    tls.enabled = true;
+    tls.certificate = (dir / "node.pem").string();
+    tls.key = (dir / "node.key").string();
+    tls.cafile = tls.certificate;
+    auto cmd = "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -days 2 -nodes"
+               " -subj /CN=tasker-ctl-test -keyout '" + tls.key + "' -out '" + tls.certificate
+               + "' >/dev/null 2>&1";
+    REQUIRE_MESSAGE(std::system(cmd.c_str()) == 0, "openssl could not make a certificate: " << cmd);
+  }
+
+  ~self_signed() {
+    std::error_code ignored;
+    std::filesystem::remove_all(dir, ignored);
+  }
+};
+
+// A coordinator with one probe pool (no database) whose inspector is
+// published on an ephemeral loopback port, for the commands to reach.
+struct published_node {
+  node_config cfg;
+  caf::actor_system sys{cfg};
+  std::shared_ptr<std::vector<caf::actor>> probes = std::make_shared<std::vector<caf::actor>>();
+  caf::actor coord;
+  node_endpoint endpoint;
+
+  explicit published_node(const coordinator::inspector_tls& tls = {}) : cfg(tls) {
+    coordinator::pool_spec spec;
+    spec.options.name = "alpha";
+    spec.options.min = 1;
+    spec.options.max = 2;
+    spec.options.detached = false;
+    spec.factory = testing::probe_factory(probes);
+    coordinator::coordinator_options co;
+    co.pools.push_back(std::move(spec));
+    co.health_interval = 100ms;
+    co.scaling_interval = 1h;
+    co.shutdown_timeout = 5s;
+    coord = sys.spawn(coordinator::coordinator_actor, std::move(co), caf::actor{}, caf::actor{});
+    auto port = coordinator::publish_inspector(
+      sys, coord, caf::actor{}, "127.0.0.1", 0, {},
+      tls.enabled ? coordinator::inspector_transport::tls : coordinator::inspector_transport::tcp);
+    REQUIRE_MESSAGE(port, sys.render(port.error()));
+    endpoint.port = *port;
+  }
+
+  ~published_node() {
+    caf::scoped_actor self{sys};
+    self->request(coord, 20s, messaging::shutdown_atom::value)
+      .receive([](messaging::coordinator_snapshot&) {}, [](caf::error&) {});
+  }
+};
+
+// Every JSON document in `text` (one per `inspect --json` print).
+std::vector<nlohmann::json> json_documents(const std::string& text) {
+  std::vector<nlohmann::json> out;
+  std::istringstream in{text};
+  std::string doc, line;
+  while (std::getline(in, line)) {
+    doc += line + "\n";
+    if (line == "}") {
+      out.push_back(nlohmann::json::parse(doc));
+      doc.clear();
+    }
+  }
+  CHECK(doc.empty());
+  return out;
+}
+
+std::size_t occurrences(const std::string& text, const std::string& what) {
+  std::size_t n = 0;
+  for (auto pos = text.find(what); pos != std::string::npos; pos = text.find(what, pos + 1))
+    ++n;
+  return n;
+}
 
 resources::node_registration node(std::string id, std::string inspector) {
   resources::node_registration n;
@@ -70,7 +174,9 @@ TEST_CASE("a node address must be HOST:PORT with a valid port") {
 TEST_CASE("inspect against a port with no inspector fails with a hint") {
   // Port 1 on loopback is never a Tasker inspector.
   std::ostringstream out, err;
-  CHECK(inspect_cmd(node_endpoint{"127.0.0.1", 1}, false, 0, out, err) == exit_runtime_error);
+  node_endpoint nowhere;
+  nowhere.port = 1;
+  CHECK(inspect_cmd(nowhere, false, 0, out, err) == exit_runtime_error);
   CHECK(err.str().find("telemetry.inspector.enabled") != std::string::npos);
 }
 
@@ -109,4 +215,83 @@ TEST_CASE("the printed tree names every pool, executor and event it was given") 
   auto doc = inspection_json(tree);
   CHECK(doc["pools"][0]["executors"][0]["id"] == 21);
   CHECK(doc["broker"]["leases"][0]["holder"] == 21);
+}
+
+TEST_CASE("inspect --watch asks the node again for every print and stops after --count") {
+  published_node node;
+  std::ostringstream out, err;
+  auto start = std::chrono::steady_clock::now();
+  REQUIRE(inspect_cmd(node.endpoint, true, 0.3, out, err, 3) == exit_ok);
+  auto elapsed = std::chrono::steady_clock::now() - start;
+  CHECK(err.str().empty());
+  auto docs = json_documents(out.str());
+  REQUIRE(docs.size() == 3);
+  // Fresh answers, not one answer printed three times: the coordinator's
+  // uptime grows by about the watch interval from one print to the next.
+  for (std::size_t i = 1; i < docs.size(); ++i) {
+    double before = docs[i - 1]["coordinator"]["uptime_seconds"];
+    double now = docs[i]["coordinator"]["uptime_seconds"];
+    CHECK(now - before >= 0.25);
+  }
+  CHECK(docs[2]["pools"][0]["name"] == "alpha");
+  // Two pauses between three prints, no pause after the last.
+  CHECK(elapsed >= 600ms);
+  CHECK(elapsed < 10s);
+
+  std::ostringstream text, text_err;
+  REQUIRE(inspect_cmd(node.endpoint, false, 0.1, text, text_err, 2) == exit_ok);
+  CHECK(occurrences(text.str(), "pool alpha") == 2);
+}
+
+TEST_CASE("inspect --watch ends with an error once the node is gone") {
+  published_node node;
+  std::ostringstream out, err;
+  std::thread stopper{[&] {
+    std::this_thread::sleep_for(700ms);
+    caf::anon_send(node.coord, messaging::shutdown_atom::value);
+  }};
+  auto rc = inspect_cmd(node.endpoint, true, 0.2, out, err);
+  stopper.join();
+  CHECK(rc == exit_runtime_error);
+  CHECK(json_documents(out.str()).size() >= 2);
+  CHECK(err.str().find("error: ") != std::string::npos);
+}
+
+TEST_CASE("inspect over TLS prints the tree, and a plain inspect there is told to pass --tls") {
+  self_signed certs;
+  published_node node{certs.tls};
+  node_endpoint tls_client = node.endpoint;
+  tls_client.tls = certs.tls;
+  std::ostringstream out, err;
+  REQUIRE_MESSAGE(inspect_cmd(tls_client, false, 0, out, err) == exit_ok, err.str());
+  CHECK(out.str().find("pool alpha") != std::string::npos);
+
+  node_endpoint plain_client = node.endpoint;
+  plain_client.connect_timeout = 1s;
+  std::ostringstream plain_out, plain_err;
+  auto start = std::chrono::steady_clock::now();
+  CHECK(inspect_cmd(plain_client, false, 0, plain_out, plain_err) == exit_runtime_error);
+  CHECK(std::chrono::steady_clock::now() - start < 5s);
+  CHECK(plain_err.str().find("pass --tls") != std::string::npos);
+  CHECK(plain_out.str().empty());
+
+  // pool and node drain go through the same connection code.
+  std::ostringstream pool_out, pool_err;
+  CHECK(pool_pause_cmd(tls_client, "alpha", true, false, pool_out, pool_err) == exit_ok);
+  CHECK(pool_out.str().find("paused") != std::string::npos);
+  std::ostringstream drain_out, drain_err;
+  CHECK(node_drain_cmd(plain_client, 0, false, drain_out, drain_err) == exit_runtime_error);
+  CHECK(drain_err.str().find("pass --tls") != std::string::npos);
+}
+
+TEST_CASE("inspect with TLS files that do not exist fails naming the file") {
+  published_node plain;
+  node_endpoint tls_client = plain.endpoint;
+  tls_client.tls.enabled = true;
+  tls_client.tls.certificate = "/nonexistent/client.pem";
+  tls_client.tls.key = "/nonexistent/client.key";
+  tls_client.tls.cafile = "/nonexistent/ca.pem";
+  std::ostringstream out, err;
+  CHECK(inspect_cmd(tls_client, false, 0, out, err) == exit_runtime_error);
+  CHECK(err.str().find("/nonexistent/client.pem") != std::string::npos);
 }
