@@ -30,9 +30,32 @@ std::string lookup(const env_map& vars, const std::string& name) {
   return it == vars.end() ? std::string{} : it->second;
 }
 
+/// Decodes one layer on its own, so a wrong key, type or range in a file is
+/// reported even when a later layer replaces the value (or, for a scalar
+/// where a table belongs, the whole table) before the merged decode sees it.
+void check_layer(const toml::table& table, const std::string& source,
+                 std::vector<std::string>& errors) {
+  layered_table alone;
+  merge_layer(alone, table, source);
+  tasker_config scratch;
+  auto problems = decode(alone, scratch, [](std::string_view) { return true; });
+  errors.insert(errors.end(), problems.begin(), problems.end());
+}
+
+/// `errors` without repeats, in first-seen order: a problem found in its
+/// own file is found again in the merged configuration.
+std::vector<std::string> without_repeats(const std::vector<std::string>& errors) {
+  std::vector<std::string> out;
+  for (const auto& e : errors)
+    if (std::find(out.begin(), out.end(), e) == out.end())
+      out.push_back(e);
+  return out;
+}
+
 void merge_file(layered_table& layers, const fs::path& file, loaded_config& result,
                 std::vector<std::string>& errors) {
   auto table = read_toml_file(file, errors);
+  check_layer(table, file.string(), errors);
   merge_layer(layers, table, file.string());
   result.files.push_back(file);
 }
@@ -50,8 +73,11 @@ void load_legacy(layered_table& layers, const fs::path& file, loaded_config& res
     errors.push_back(file.string() + ": environments: expected a table");
   }
   table.erase("environments");
+  const auto overlay_source = file.string() + " [environments." + result.environment + "]";
+  check_layer(table, file.string(), errors);
+  check_layer(overlay, overlay_source, errors);
   merge_layer(layers, table, file.string());
-  merge_layer(layers, overlay, file.string() + " [environments." + result.environment + "]");
+  merge_layer(layers, overlay, overlay_source);
   result.legacy = true;
   result.warnings.push_back(file.string() +
                             " is the deprecated single-file configuration; convert it with "
@@ -195,7 +221,7 @@ loaded_config load_config(const load_options& options) {
   auto rule_errors = validate(result.config, result.sources);
   errors.insert(errors.end(), rule_errors.begin(), rule_errors.end());
   if (!errors.empty())
-    throw config_error(std::move(errors));
+    throw config_error(without_repeats(errors));
   return result;
 }
 

@@ -155,3 +155,40 @@ TEST_CASE("the legacy single file loads with a deprecation warning and its envir
   CHECK(contains(loaded.warnings[0], "deprecated"));
   CHECK(contains(loaded.sources.at("database.pool.min_connections"), "[environments.staging]"));
 }
+
+TEST_CASE("a broken value is reported in its own file even when a later layer overrides it") {
+  temp_dir dir;
+  write_layers(dir);
+  dir.write("tasker/database.toml", "[database.pool]\nmax_connections = \"lots\"\n");
+  dir.write("tasker/environments/staging/database.toml",
+            "[database.pool]\nmax_connections = 30\n");
+  dir.write("tasker/queues.toml", "[[queues]]\nread_batch_size = 3\n");
+  dir.write("shared/queue_names.toml", "[queues.names]\ntask_requests = \"requests\"\n");
+  load_options o = options_for(dir);
+  std::vector<std::string> errors;
+  try {
+    load_config(o);
+    FAIL("the configuration loaded but was expected to fail");
+  } catch (const config_error& e) {
+    errors = e.errors();
+  }
+  REQUIRE(errors.size() == 2);
+  CHECK(contains(errors[0], "tasker/database.toml: database.pool.max_connections: expected an "
+                            "integer, found string"));
+  // The [[queues]] array is replaced by shared/'s [queues.names] table when merged.
+  CHECK(contains(errors[1], "tasker/queues.toml: queues: expected a table, found array"));
+}
+
+TEST_CASE("an error found in a file and again after merging is listed once") {
+  temp_dir dir;
+  write_layers(dir);
+  dir.write("tasker/queues.toml", "[queues]\nread_bach_size = 3\n");
+  load_options o = options_for(dir);
+  try {
+    load_config(o);
+    FAIL("the configuration loaded but was expected to fail");
+  } catch (const config_error& e) {
+    REQUIRE(e.errors().size() == 1);
+    CHECK(contains(e.errors()[0], "queues.toml: unknown key queues.read_bach_size"));
+  }
+}

@@ -49,6 +49,15 @@ void put_optional(json& out, const char* key, const Optional& value) {
 
 } // namespace
 
+std::optional<std::string> oversize_reason(std::string_view queue, std::int64_t msg_id,
+                                           std::size_t bytes, std::size_t max_bytes) {
+  if (bytes <= max_bytes)
+    return std::nullopt;
+  return "message " + std::to_string(msg_id) + " on " + std::string{queue} + " is " +
+         std::to_string(bytes) + " bytes, over queues.max_message_bytes (" +
+         std::to_string(max_bytes) + ")";
+}
+
 bool is_valid_uuid(std::string_view text) noexcept {
   if (text.size() != 36)
     return false;

@@ -28,6 +28,13 @@ inline constexpr std::int32_t min_priority = -1000;
 /// Highest task priority.
 inline constexpr std::int32_t max_priority = 1000;
 
+/// Why message `msg_id` of `bytes` bytes on `queue` is refused under the limit
+/// `max_bytes` (queues.max_message_bytes), or nothing when it fits:
+/// "message 12 on orchestration_task_requests is 10485876 bytes, over
+/// queues.max_message_bytes (1048576)". Checked before the text is parsed.
+std::optional<std::string> oversize_reason(std::string_view queue, std::int64_t msg_id,
+                                           std::size_t bytes, std::size_t max_bytes);
+
 /// True when `text` is a UUID in 8-4-4-4-12 hexadecimal form (either case).
 bool is_valid_uuid(std::string_view text) noexcept;
 

@@ -255,6 +255,15 @@ TEST_CASE("a message over the size limit is rejected before it is parsed") {
         wire_error::kind::too_large);
 }
 
+TEST_CASE("an oversized queue message is refused with its id, queue, size and the limit key") {
+  CHECK_FALSE(oversize_reason("orchestration_task_requests", 12, 1048576, 1048576));
+  auto reason = oversize_reason("orchestration_task_requests", 12, 10485876, 1048576);
+  REQUIRE(reason);
+  CHECK(*reason == "message 12 on orchestration_task_requests is 10485876 bytes, over "
+                   "queues.max_message_bytes (1048576)");
+  CHECK(oversize_reason("orchestration_step_results", 3, 1025, 1024));
+}
+
 TEST_CASE("valid JSON the parser cannot hold is rejected as a wire error") {
   auto e = error_of([] { parse_task_request_text(R"({"request_id": 1e400})"); });
   CHECK(e.reason() == wire_error::kind::invalid_json);

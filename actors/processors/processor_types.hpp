@@ -93,7 +93,8 @@ private:
 class step_result_processor : public batch_processor {
 public:
   /// Reads `cfg.queues.names.step_results` with the configured visibility
-  /// timeout; advances tasks on behalf of `node_id`.
+  /// timeout; archives results over `cfg.queues.max_message_bytes` unparsed;
+  /// advances tasks on behalf of `node_id`.
   step_result_processor(const config::tasker_config& cfg, std::string node_id);
 
   batch_outcome process_batch(pqxx::connection& conn, std::size_t max_items) override;
@@ -116,6 +117,7 @@ private:
   int visibility_timeout_;
   std::string node_id_;
   std::string namespace_suffix_;
+  std::size_t max_message_bytes_;
   std::uint64_t dispatched_ = 0;
   std::uint64_t finalized_ = 0;
   std::uint64_t applied_ = 0;

@@ -49,7 +49,8 @@ private:
 
 task_request_processor::task_request_processor(const config::tasker_config& cfg)
     : queue_(cfg.queues.names.task_requests),
-      visibility_timeout_(cfg.queues.visibility_timeout_seconds) {}
+      visibility_timeout_(cfg.queues.visibility_timeout_seconds),
+      max_message_bytes_(static_cast<std::size_t>(cfg.queues.max_message_bytes)) {}
 
 batch_outcome task_request_processor::process_batch(pqxx::connection& conn, std::size_t max_items) {
   pqxx::work tx{conn};
@@ -66,7 +67,15 @@ batch_outcome task_request_processor::process_batch(pqxx::connection& conn, std:
   std::vector<resources::task_request> requests; // parallel to ids
   for (const auto& m : messages) {
     try {
-      requests.push_back(to_store_request(messaging::parse_task_request_text(message_text(m))));
+      auto text = message_text(m);
+      // Refused before parsing: an oversized request never reaches the store.
+      if (auto too_large =
+              messaging::oversize_reason(queue_, m.msg_id, text.size(), max_message_bytes_)) {
+        invalid.push_back({m.msg_id, "task_request: " + *too_large});
+        continue;
+      }
+      requests.push_back(
+          to_store_request(messaging::parse_task_request_text(text, max_message_bytes_)));
       ids.push_back(m.msg_id);
     } catch (const messaging::wire_error& e) {
       invalid.push_back({m.msg_id, e.what()});

@@ -18,7 +18,8 @@ step_result_processor::step_result_processor(const config::tasker_config& cfg,
                                              std::string node_id)
     : queue_(cfg.queues.names.step_results),
       visibility_timeout_(cfg.queues.visibility_timeout_seconds), node_id_(std::move(node_id)),
-      namespace_suffix_(cfg.queues.names.namespace_suffix) {}
+      namespace_suffix_(cfg.queues.names.namespace_suffix),
+      max_message_bytes_(static_cast<std::size_t>(cfg.queues.max_message_bytes)) {}
 
 batch_outcome step_result_processor::process_batch(pqxx::connection& conn, std::size_t max_items) {
   pqxx::work tx{conn};
@@ -35,10 +36,14 @@ batch_outcome step_result_processor::process_batch(pqxx::connection& conn, std::
   nlohmann::json batch = nlohmann::json::array();
   for (const auto& m : messages) {
     try {
+      auto text = m.parsed() ? m.message.dump() : m.raw_message;
+      if (auto too_large =
+              messaging::oversize_reason(queue_, m.msg_id, text.size(), max_message_bytes_)) {
+        invalid.push_back({m.msg_id, "step_result: " + *too_large});
+        continue;
+      }
       // Re-encoding the parsed result hands SQL only validated, normalized fields.
-      batch.push_back(
-          messaging::parse_step_result_text(m.parsed() ? m.message.dump() : m.raw_message)
-              .to_json());
+      batch.push_back(messaging::parse_step_result_text(text, max_message_bytes_).to_json());
       ids.push_back(m.msg_id);
     } catch (const messaging::wire_error& e) {
       invalid.push_back({m.msg_id, e.what()});
