@@ -3,6 +3,10 @@
 #include "coordinator/backpressure_policy.hpp"
 
 #include <caf/all.hpp>
+#include <spdlog/spdlog.h>
+
+#include <cerrno>
+#include <cstdlib>
 
 namespace tasker::actors {
 
@@ -88,6 +92,18 @@ void record_batch(executor_actor* self, caf::timespan latency, bool failed, std:
   }
 }
 
+// Whether this batch crashes the executor (see fault_injection): one seeded
+// draw per batch that did work, once the executor is old enough.
+bool injected_crash_due(executor_actor* self) {
+  auto& st = self->state;
+  if (!st.fault_rng)
+    return false;
+  if (self->clock().now() - st.started_at < st.options.faults.min_age)
+    return false;
+  std::uniform_real_distribution<double> draw{0.0, 1.0};
+  return draw(*st.fault_rng) < st.options.faults.batch_failure_rate;
+}
+
 // Runs one batch on `lease`, returns the lease, and schedules what comes next.
 void run_batch(executor_actor* self, const connection_lease& lease) {
   auto& st = self->state;
@@ -109,6 +125,13 @@ void run_batch(executor_actor* self, const connection_lease& lease) {
   } catch (const std::exception& e) {
     failed = true;
     outcome.error = e.what();
+  }
+  if (!failed && outcome.did_work && injected_crash_due(self)) {
+    // The lease stays out on purpose: the broker must reclaim it from a dead holder.
+    spdlog::warn("fault injection: executor {} of pool {} crashes after batch {} "
+                 "(TASKER_FAULT_BATCH_FAILURE_RATE)",
+                 self->id(), st.context.pool, st.batches + 1);
+    throw std::runtime_error("injected batch failure (TASKER_FAULT_BATCH_FAILURE_RATE)");
   }
   auto latency = as_timespan(self->clock().now() - begin);
   self->send(st.context.broker, lease_return{lease.id, broken});
@@ -153,15 +176,23 @@ void start_batch(executor_actor* self) {
         }
         run_batch(self, lease);
       },
-      [=](const caf::error&) {
-        // No connection within the lease timeout: the database is saturated,
-        // not failing, so the breaker is not fed; backpressure handles it.
+      [=](const caf::error& err) {
         auto& st = self->state;
         st.lease_pending = false;
         if (st.stopping) {
           self->quit(make_error(executor_exit::drained));
           return;
         }
+        // The broker cannot reach the database: a failed batch, which feeds
+        // the breaker and the health evaluation like any other.
+        if (err.category() == caf::atom("tasker")
+            && err.code() == static_cast<std::uint8_t>(errc::connect_failed)) {
+          record_batch(self, caf::timespan{0}, true, 0);
+          schedule_batch(self, false);
+          return;
+        }
+        // No connection within the lease timeout: the database is saturated,
+        // not failing, so the breaker is not fed; backpressure handles it.
         if (st.options.breaker_enabled && st.breaker.state() == coordinator::breaker_state::half_open)
           st.breaker.record_failure(self->clock().now()); // frees the probe slot
         schedule_batch(self, false);
@@ -230,6 +261,8 @@ caf::behavior executor(executor_actor* self, executor_options options,
   st.processor = std::move(processor);
   st.backpressure = coordinator::clamp_backpressure_factor(st.context.backpressure);
   st.started_at = st.last_report = self->clock().now();
+  if (st.options.faults.enabled())
+    st.fault_rng.emplace(st.options.faults.seed ^ (self->id() * 0x9E3779B97F4A7C15ULL));
   st.paused = st.context.paused;
   if (st.context.listener) {
     auto channels = st.processor->wake_channels();
@@ -297,6 +330,31 @@ caf::behavior executor(executor_actor* self, executor_options options,
       return out;
     },
   };
+}
+
+fault_injection fault_injection_from(const char* rate, const char* seed) {
+  fault_injection out;
+  if (rate != nullptr && *rate != '\0') {
+    errno = 0;
+    char* end = nullptr;
+    double value = std::strtod(rate, &end);
+    if (errno != 0 || end == rate || *end != '\0' || !(value >= 0.0 && value <= 1.0))
+      throw std::invalid_argument(std::string{"TASKER_FAULT_BATCH_FAILURE_RATE must be a "
+                                              "probability between 0 and 1, got \""}
+                                  + rate + "\"");
+    out.batch_failure_rate = value;
+  }
+  if (seed != nullptr && *seed != '\0') {
+    errno = 0;
+    char* end = nullptr;
+    auto value = std::strtoull(seed, &end, 10);
+    if (errno != 0 || end == seed || *end != '\0' || *seed == '-')
+      throw std::invalid_argument(std::string{"TASKER_FAULT_SEED must be a non-negative "
+                                              "integer, got \""}
+                                  + seed + "\"");
+    out.seed = value;
+  }
+  return out;
 }
 
 coordinator::executor_factory make_executor_factory(executor_options options,

@@ -14,7 +14,8 @@
 /// while paused are dropped: the first batch after resuming reads everything.
 ///
 /// Circuit breaking: each executor holds its own `circuit_breaker`, fed by
-/// the real outcome of every batch (a thrown exception is a failure). Executors
+/// the real outcome of every batch (a thrown exception is a failure, and so is
+/// a lease the broker refuses because the database is unreachable). Executors
 /// of one type work on the same queue and database, so a failing dependency
 /// trips each of their breakers within `failure_threshold` batches; a breaker
 /// per executor needs no cross-actor round trip before every batch. While open
@@ -29,6 +30,12 @@
 /// an executor still draining after its stop timeout. When its recycle budget
 /// is reached it sends `recycle_request` to its pool and keeps working until
 /// the pool stops it, so no work is lost.
+///
+/// Fault injection (tests only): with `executor_options::faults` enabled, a
+/// batch that did work crashes the executor with the configured probability,
+/// after the batch's own transaction and before the lease is returned and the
+/// batch recorded. The pool must restart the executor and the broker must
+/// reclaim the connection of a dead holder; nothing may be lost or done twice.
 
 #include "coordinator/circuit_breaker.hpp"
 #include "coordinator/health_policy.hpp"
@@ -42,6 +49,7 @@
 #include <cstddef>
 #include <memory>
 #include <optional>
+#include <random>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -84,6 +92,28 @@ public:
 /// Makes a fresh processor for each executor a pool spawns.
 using processor_factory = std::function<std::shared_ptr<batch_processor>()>;
 
+/// Test-only crash injection, read once at node start from
+/// TASKER_FAULT_BATCH_FAILURE_RATE (and TASKER_FAULT_SEED); off by default.
+struct fault_injection {
+  /// Probability (0..1) that a batch which did work crashes its executor; 0 disables.
+  double batch_failure_rate = 0.0;
+  /// Seed of the draws; each executor mixes in its actor id.
+  std::uint64_t seed = 1;
+  /// An executor younger than this never crashes, so injected crashes stay
+  /// within a pool's restart intensity (3 restarts in 5 s) instead of
+  /// failing the pool: a crash loop is a different fault.
+  caf::timespan min_age{std::chrono::seconds{2}};
+
+  /// True when crashes are injected at all.
+  bool enabled() const noexcept { return batch_failure_rate > 0.0; }
+};
+
+/// The injection the environment asks for: `rate` is the text of
+/// TASKER_FAULT_BATCH_FAILURE_RATE and `seed` of TASKER_FAULT_SEED (either may
+/// be null). Throws std::invalid_argument naming the variable and the value
+/// when a value is not a number in range.
+fault_injection fault_injection_from(const char* rate, const char* seed);
+
 /// Per-type executor tuning.
 struct executor_options {
   /// Items per batch before backpressure.
@@ -102,6 +132,8 @@ struct executor_options {
   coordinator::health_settings health;
   /// When the executor asks to be replaced.
   coordinator::recycle_settings recycle;
+  /// Test-only crash injection; disabled unless the environment enables it.
+  fault_injection faults;
 };
 
 /// The executor's state; see the file comment for the loop.
@@ -116,6 +148,8 @@ struct executor_actor_state {
   std::string state_reason;
   double backpressure = 1.0;
   caf::actor_clock::time_point started_at{};
+  // Only engaged when crash injection is enabled.
+  std::optional<std::mt19937_64> fault_rng;
   // Loop bookkeeping: a scheduled batch carries the generation it was
   // scheduled in; a wake bumps it so the older timer is ignored.
   std::uint64_t generation = 0;

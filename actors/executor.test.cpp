@@ -225,3 +225,65 @@ TEST_CASE_FIXTURE(executor_fixture, "an executor past its lifetime is recycled b
   self->send_exit(pool, caf::exit_reason::kill);
   sched.run();
 }
+
+TEST_CASE("fault injection is read from the environment's text and rejects nonsense") {
+  auto off = actors::fault_injection_from(nullptr, nullptr);
+  CHECK_FALSE(off.enabled());
+  CHECK_FALSE(actors::fault_injection_from("0", "").enabled());
+  auto on = actors::fault_injection_from("0.25", "42");
+  CHECK(on.enabled());
+  CHECK(on.batch_failure_rate == 0.25);
+  CHECK(on.seed == 42);
+  CHECK_THROWS_AS(actors::fault_injection_from("1.5", nullptr), std::invalid_argument);
+  CHECK_THROWS_AS(actors::fault_injection_from("lots", nullptr), std::invalid_argument);
+  CHECK_THROWS_AS(actors::fault_injection_from("nan", nullptr), std::invalid_argument);
+  CHECK_THROWS_AS(actors::fault_injection_from("0.1", "-3"), std::invalid_argument);
+}
+
+TEST_CASE_FIXTURE(executor_fixture, "an injected batch failure crashes the executor after a "
+                                    "batch that did work and the broker reclaims its lease") {
+  auto o = options();
+  o.faults.batch_failure_rate = 1.0;
+  o.faults.min_age = caf::timespan{0};
+  start(o); // an idle batch never crashes
+  CHECK(script->calls == 1);
+  auto& b = deref<broker_actor>(broker).state;
+  CHECK(b.reclaimed == 0);
+  CHECK(b.grants == 1);
+  script->items_per_batch = 3;
+  poll_once();
+  CHECK(script->calls == 2);
+  CHECK(b.reclaimed == 1);
+  CHECK_FALSE(b.slots[0].leased);
+  // The executor is gone: no further batch runs.
+  poll_once();
+  poll_once();
+  CHECK(script->calls == 2);
+  CHECK(b.grants == 2);
+}
+
+TEST_CASE_FIXTURE(executor_fixture, "a database the broker cannot reach counts as failed batches "
+                                    "and opens the breaker") {
+  // The fixture's broker is replaced by one whose only slot was closed (as a
+  // database restart leaves it) and cannot be reopened.
+  self->send_exit(broker, caf::exit_reason::kill);
+  sched.run();
+  auto conns = resources::open_connections(resources::broker_options{db.url(), 1});
+  REQUIRE(conns);
+  (*conns)[0]->disconnect();
+  broker = sys.spawn(resources::broker,
+                     resources::broker_options{
+                       "host=127.0.0.1 port=1 connect_timeout=2 user=nobody", 1},
+                     std::move(*conns));
+  sched.run();
+  auto o = options();
+  o.breaker.failure_threshold = 3;
+  o.breaker.open_timeout = 5s;
+  start(o);
+  poll_once();
+  poll_once();
+  CHECK(state().errors == 3);
+  CHECK(state().breaker.state() == coordinator::breaker_state::open);
+  CHECK(script->calls == 0); // no batch ever ran
+  CHECK(exec);
+}

@@ -4,6 +4,7 @@
 #include "actors/notify_listener.hpp"
 #include "actors/worker.hpp"
 #include "coordinator/coordinator_actor.hpp"
+#include "coordinator/inspector.hpp"
 #include "messaging/queue_client.hpp"
 #include "node/pool_specs.hpp"
 #include "node/queue_depth_poller.hpp"
@@ -14,6 +15,7 @@
 #include <caf/io/middleman.hpp>
 #include <spdlog/spdlog.h>
 
+#include <cstdlib>
 #include <sstream>
 
 namespace tasker::node {
@@ -27,6 +29,12 @@ std::string join_lines(const std::vector<std::string>& lines) {
   for (const auto& line : lines)
     out << "\n  " << line;
   return out.str();
+}
+
+// The inspector's TLS settings as the coordinator library takes them.
+coordinator::inspector_tls inspector_tls_of(const config::inspector_config& inspector) {
+  const auto& t = inspector.tls;
+  return {t.enabled, t.certificate, t.key, t.passphrase, t.cafile, t.capath};
 }
 
 // Waits for `who` to terminate until `deadline`; true when it did.
@@ -130,6 +138,10 @@ void node::start_actors() {
   sys_cfg_ = std::make_unique<caf::actor_system_config>();
   sys_cfg_->load<caf::io::middleman>();
   messaging::add_message_types(*sys_cfg_);
+  // CAF's OpenSSL manager (after the middleman it builds on) carries the
+  // inspector's TLS credentials for the whole actor system.
+  if (cfg_.telemetry.inspector.enabled)
+    coordinator::configure_inspector_tls(*sys_cfg_, inspector_tls_of(cfg_.telemetry.inspector));
   // Executors, workers, the broker and the listener run detached on their
   // own threads; the scheduler only runs the coordinator and the pools.
   auto threads = options_.scheduler_threads > 0 ? options_.scheduler_threads : std::size_t{2};
@@ -148,7 +160,7 @@ void node::start_actors() {
                           + sys_->render(listener.error()));
   listener_ = *listener;
 
-  auto options = make_coordinator_options(cfg_, node_id_, executor_budget);
+  auto options = make_coordinator_options(cfg_, node_id_, executor_budget, faults_);
   for (const auto& spec : options.pools)
     spdlog::info("pool {}: {}..{} executors{}", spec.options.name, spec.options.min,
                  spec.options.max, spec.queue.empty() ? "" : ", scaled on " + spec.queue);
@@ -182,9 +194,24 @@ void node::start_workers() {
   }
 }
 
+void node::read_fault_injection() {
+  try {
+    faults_ = actors::fault_injection_from(std::getenv("TASKER_FAULT_BATCH_FAILURE_RATE"),
+                                           std::getenv("TASKER_FAULT_SEED"));
+  } catch (const std::invalid_argument& e) {
+    throw node_error(2, e.what());
+  }
+  if (faults_.enabled())
+    spdlog::warn("FAULT INJECTION ENABLED: TASKER_FAULT_BATCH_FAILURE_RATE={} (seed {}): about "
+                 "{:.2f} % of the executor batches that do work crash their executor on "
+                 "purpose. This is a test setting; never run production with it.",
+                 faults_.batch_failure_rate, faults_.seed, faults_.batch_failure_rate * 100.0);
+}
+
 void node::start() {
   if (running_ || sys_)
     throw std::logic_error("node::start() called twice");
+  read_fault_injection();
   check_database();
   check_budget();
   try {

@@ -30,6 +30,7 @@
 /// what is still running after that is killed, and work it held reappears in
 /// its queue after the visibility timeout, so nothing is lost.
 
+#include "actors/executor.hpp"
 #include "config/tasker_config.hpp"
 #include "messaging/messages.hpp"
 #include "observability/http_server.hpp"
@@ -140,6 +141,7 @@ public:
   bool running() const noexcept;
 
 private:
+  void read_fault_injection();
   void check_database();
   void check_budget();
   void start_actors();
@@ -153,6 +155,7 @@ private:
   resources::system_resources detected_;
   resources::resource_budget budget_;
   resources::budget_check budget_check_;
+  actors::fault_injection faults_;
   std::chrono::system_clock::time_point started_at_{};
   std::unique_ptr<caf::actor_system_config> sys_cfg_;
   std::unique_ptr<caf::actor_system> sys_;

@@ -56,7 +56,8 @@ std::string scaling_queue(config::executor_type type, const config::tasker_confi
 
 coordinator::coordinator_options make_coordinator_options(const config::tasker_config& cfg,
                                                           const std::string& node_id,
-                                                          std::size_t executor_budget) {
+                                                          std::size_t executor_budget,
+                                                          const actors::fault_injection& faults) {
   coordinator::coordinator_options out;
   const auto& co = cfg.coordinator;
   auto drain = seconds{cfg.orchestration.drain_timeout_seconds};
@@ -71,8 +72,10 @@ coordinator::coordinator_options make_coordinator_options(const config::tasker_c
     spec.queue = scaling_queue(type, cfg);
     // Each executor gets its own processor; the configuration is copied so a
     // factory outlives the node's copy.
+    auto executor = executor_options_of(cfg, type, pool);
+    executor.faults = faults;
     spec.factory = actors::make_executor_factory(
-      executor_options_of(cfg, type, pool),
+      std::move(executor),
       [type, cfg, node_id] { return actors::make_processor(type, cfg, node_id); });
     out.pools.push_back(std::move(spec));
   }

@@ -4,6 +4,7 @@
 /// processing timeout, recycling), the timers and the scaling policy. Kept
 /// apart from the node so the mapping is checked without a database.
 
+#include "actors/executor.hpp"
 #include "config/tasker_config.hpp"
 #include "coordinator/coordinator_actor.hpp"
 
@@ -19,9 +20,12 @@ std::string scaling_queue(config::executor_type type, const config::tasker_confi
 
 /// The coordinator options for `cfg`: every pool spawns detached executors
 /// over `actors::make_processor(type, cfg, node_id)`; `executor_budget` is
-/// the broker's size.
+/// the broker's size; `faults` is the test-only crash injection every
+/// executor gets (off by default).
 coordinator::coordinator_options make_coordinator_options(const config::tasker_config& cfg,
                                                           const std::string& node_id,
-                                                          std::size_t executor_budget);
+                                                          std::size_t executor_budget,
+                                                          const actors::fault_injection& faults
+                                                          = {});
 
 } // namespace tasker::node

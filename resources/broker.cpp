@@ -29,8 +29,14 @@ bool ensure_open(broker_actor* self, broker_slot& slot) {
   if (slot.connection && slot.connection->is_open())
     return true;
   auto conn = open_one(self->state.options.database_url);
-  if (!conn)
+  if (!conn) {
+    // libpq's message travels as the error's context.
+    const auto& ctx = conn.error().context();
+    self->state.last_connect_error = ctx.match_elements<std::string>()
+                                       ? ctx.get_as<std::string>(0)
+                                       : self->system().render(conn.error());
     return false;
+  }
   slot.connection = std::move(*conn);
   ++self->state.reconnects;
   return true;
@@ -77,6 +83,18 @@ broker_slot* free_slot(broker_actor* self) {
   return nullptr;
 }
 
+// After `free_slot` found nothing: true when a slot was free but could not be
+// reopened, i.e. the database is unreachable rather than the pool busy.
+bool unreachable(const broker_state& st) {
+  return std::any_of(st.slots.begin(), st.slots.end(),
+                     [](const broker_slot& s) { return !s.leased; });
+}
+
+caf::error unreachable_error(const broker_state& st) {
+  return make_error(errc::connect_failed,
+                    "the database is unreachable: " + st.last_connect_error);
+}
+
 // The waiter served next: the highest weight, then the earliest arrival.
 std::vector<broker_waiter>::iterator next_waiter(std::vector<broker_waiter>& ws) {
   return std::min_element(ws.begin(), ws.end(), [](const broker_waiter& a, const broker_waiter& b) {
@@ -88,8 +106,15 @@ void serve_waiters(broker_actor* self) {
   auto& st = self->state;
   while (!st.waiters.empty()) {
     auto slot = free_slot(self);
-    if (slot == nullptr)
+    if (slot == nullptr) {
+      if (unreachable(st)) {
+        for (auto& w : st.waiters)
+          if (w.promise.pending())
+            w.promise.deliver(unreachable_error(st));
+        st.waiters.clear();
+      }
       return;
+    }
     auto w = next_waiter(st.waiters);
     auto waiter = std::move(*w);
     st.waiters.erase(w);
@@ -170,6 +195,8 @@ caf::behavior broker(broker_actor* self, broker_options opts,
       if (st.waiters.empty()) {
         if (auto slot = free_slot(self))
           return grant(self, *slot, holder, req.holder);
+        if (unreachable(st))
+          return unreachable_error(st);
       }
       auto seq = st.next_seq++;
       auto rp = self->make_response_promise();

@@ -6,8 +6,15 @@
 /// connection budget). Waiters are served by weight, then by arrival; a waiter
 /// that waits longer than its timeout gets `errc::lease_timeout`.
 ///
+/// A free slot whose connection is closed (broken, reclaimed) is reopened
+/// before it is granted. When that fails the database is unreachable, which
+/// no wait fixes: the request, and every waiter, gets `errc::connect_failed`
+/// with libpq's message at once, so executors count a failure (their breakers
+/// open) instead of mistaking an outage for a busy pool.
+///
 /// Protocol:
-///   lease_request        → connection_lease | error (lease_timeout, broker_closed)
+///   lease_request        → connection_lease | error (lease_timeout, broker_closed,
+///                          connect_failed)
 ///   lease_return         → (no reply)  reconnects the slot when `broken`
 ///   status_atom          → broker_status
 ///   close_atom           → broker_status (final), then the broker quits
@@ -78,6 +85,8 @@ struct broker_state {
   std::uint64_t timeouts = 0;
   std::uint64_t reconnects = 0;
   std::uint64_t reclaimed = 0;
+  /// libpq's message from the last failed reopen.
+  std::string last_connect_error;
   bool closing = false;
 
   /// Name under which CAF reports this actor.

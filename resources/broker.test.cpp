@@ -36,10 +36,12 @@ caf::behavior lease_user(caf::event_based_actor* self, caf::actor broker,
         auto peak = counters->peak.load();
         while (now > peak && !counters->peak.compare_exchange_weak(peak, now)) {
         }
-        ++counters->granted;
         pqxx::nontransaction tx{*lease.connection};
         if (tx.exec1("SELECT 1")[0].as<int>() == 1)
           ++counters->queries_ok;
+        // Counted last: the test waits on `granted`, so it must not see a
+        // grant whose query is still running.
+        ++counters->granted;
         self->delayed_send(self, 2ms, hold_atom::value, lease.id);
       },
       [=](const caf::error&) {
@@ -220,4 +222,41 @@ TEST_CASE("a broker that cannot connect fails with connect_failed") {
     resources::broker_options{"host=127.0.0.1 port=1 connect_timeout=2 user=nobody", 1});
   REQUIRE_FALSE(res);
   CHECK(res.error() == errc::connect_failed);
+}
+
+TEST_CASE("a free slot that cannot be reopened fails the lease at once with connect_failed") {
+  tasker::testing::scratch_db db{false};
+  caf::actor_system_config cfg;
+  caf::actor_system sys{cfg};
+  // One real connection, closed as a database restart would leave it, and a
+  // URL nothing answers on: the slot cannot be reopened.
+  auto conns = resources::open_connections(resources::broker_options{db.url(), 1});
+  REQUIRE(conns);
+  (*conns)[0]->disconnect();
+  auto broker = sys.spawn(resources::broker,
+                          resources::broker_options{
+                            "host=127.0.0.1 port=1 connect_timeout=2 user=nobody", 1},
+                          std::move(*conns));
+  {
+    caf::scoped_actor self{sys};
+    auto begin = std::chrono::steady_clock::now();
+    bool failed = false;
+    self->request(broker, caf::infinite, lease_request{1.0, caf::timespan{30s}, "probe"})
+      .receive([&](connection_lease&) { FAIL("a lease on an unreachable database"); },
+               [&](caf::error& err) {
+                 failed = true;
+                 CHECK(err == errc::connect_failed);
+                 REQUIRE(err.context().match_elements<std::string>());
+                 auto text = err.context().get_as<std::string>(0);
+                 CHECK(text.find("the database is unreachable") != std::string::npos);
+                 CHECK(text.find("cannot open a database connection") != std::string::npos);
+               });
+    CHECK(failed);
+    // At once, not after the 30 s lease timeout.
+    CHECK(std::chrono::steady_clock::now() - begin < 10s);
+    auto st = status(self, broker);
+    CHECK(st.leased == 0);
+    CHECK(st.waiting == 0);
+    self->send_exit(broker, caf::exit_reason::user_shutdown);
+  }
 }

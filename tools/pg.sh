@@ -3,9 +3,13 @@
 #   tools/pg.sh start   initialise (first time) and start on 127.0.0.1, free port
 #   tools/pg.sh url     print the libpq URL of the running cluster
 #   tools/pg.sh stop    stop it
+#   tools/pg.sh restart stop it and start it again on the same port
 #   tools/pg.sh destroy stop it and delete its files
 # Files live in $TASKER_PG_DIR (default: <repo>/var/pg, git-ignored). The
 # server runs as the `postgres` user when invoked as root (initdb refuses root).
+# A restarted cluster keeps its port ($DIR/port) while that port is free.
+# TASKER_PG_MAX_CONNECTIONS sets the server's max_connections (default 200);
+# the value is kept in $DIR/max_connections for later starts of the cluster.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -28,6 +32,15 @@ as_owner() {
   else
     bash -c "$*"
   fi
+}
+
+port_free() {
+  python3 - "$1" <<'PY' 2>/dev/null
+import socket, sys
+# SO_REUSEADDR as the server sets it: a port in TIME_WAIT after a stop is free.
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("127.0.0.1", int(sys.argv[1]))); s.close()
+PY
 }
 
 free_port() {
@@ -57,10 +70,16 @@ start() {
   fi
   as_owner "mkdir -p '$SOCK'"
   if running; then url; return; fi
-  local port
-  port="$(free_port)"
+  local port max_conn
+  port="$(cat "$DIR/port" 2>/dev/null || true)"
+  if [ -z "$port" ] || ! port_free "$port"; then port="$(free_port)"; fi
   echo "$port" >"$DIR/port"
-  as_owner "'$BIN/pg_ctl' -D '$DATA' -l '$DIR/server.log' -w -t 60 start -o \"-p $port -k '$SOCK' -c listen_addresses=127.0.0.1 -c max_connections=200\"" >/dev/null \
+  max_conn="${TASKER_PG_MAX_CONNECTIONS:-$(cat "$DIR/max_connections" 2>/dev/null || echo 200)}"
+  case "$max_conn" in
+    ''|*[!0-9]*) echo "pg.sh: TASKER_PG_MAX_CONNECTIONS must be a number, got '$max_conn'" >&2; exit 2 ;;
+  esac
+  echo "$max_conn" >"$DIR/max_connections"
+  as_owner "'$BIN/pg_ctl' -D '$DATA' -l '$DIR/server.log' -w -t 60 start -o \"-p $port -k '$SOCK' -c listen_addresses=127.0.0.1 -c max_connections=$max_conn\"" >/dev/null \
     || { tail -n 30 "$DIR/server.log" >&2; exit 1; }
   url
 }
@@ -72,7 +91,8 @@ stop() {
 case "${1:-}" in
   start) start ;;
   stop) stop ;;
+  restart) stop; start ;;
   url) url ;;
   destroy) stop; rm -rf "$DIR" ;;
-  *) echo "usage: tools/pg.sh start|stop|url|destroy" >&2; exit 2 ;;
+  *) echo "usage: tools/pg.sh start|stop|restart|url|destroy" >&2; exit 2 ;;
 esac

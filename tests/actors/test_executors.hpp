@@ -16,6 +16,7 @@
 #include <deque>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -102,6 +103,9 @@ struct processor_script {
   std::size_t last_max_items = 0;
   /// Queries that really ran on the leased connection.
   int queries = 0;
+  /// Guards the counters above: the executors of a live pool share one
+  /// script and run their batches on their own threads.
+  std::mutex mtx;
 };
 
 /// A real processor: runs `SELECT 1` on its lease, then does what the script says.
@@ -111,11 +115,16 @@ public:
     : script_(std::move(script)) {}
 
   actors::batch_outcome process_batch(pqxx::connection& conn, std::size_t max_items) override {
-    ++script_->calls;
-    script_->last_max_items = max_items;
+    {
+      std::lock_guard<std::mutex> guard{script_->mtx};
+      ++script_->calls;
+      script_->last_max_items = max_items;
+    }
     pqxx::nontransaction tx{conn};
-    if (tx.exec1("SELECT 1")[0].as<int>() == 1)
+    if (tx.exec1("SELECT 1")[0].as<int>() == 1) {
+      std::lock_guard<std::mutex> guard{script_->mtx};
       ++script_->queries;
+    }
     if (script_->during_batch)
       script_->during_batch(max_items);
     if (script_->throw_message)

@@ -6,6 +6,7 @@
 #include <fstream>
 #include <sstream>
 #include <stdexcept>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <thread>
 #include <unistd.h>
@@ -24,6 +25,8 @@ child_process::child_process(const std::string& program, const std::vector<std::
   if (pid_ < 0)
     throw std::runtime_error("fork failed");
   if (pid_ == 0) {
+    // Dies with the test: a test binary that crashes leaves no process behind.
+    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
     // A fresh mask: the test may block signals, the node needs them.
     sigset_t none;
     sigemptyset(&none);

@@ -92,28 +92,34 @@ std::vector<std::string> cluster::common_args() const {
 }
 
 child_process& cluster::start_node(const std::string& node_id,
-                                   const std::vector<std::string>& extra) {
-  std::vector<std::string> args{"run", "--node-id", node_id};
-  for (auto& a : common_args())
-    args.push_back(a);
-  args.insert(args.end(), extra.begin(), extra.end());
-  auto log = log_dir_ + "/" + node_id + ".log";
-  processes_.push_back(std::make_unique<child_process>(
-    TASKER_NODE_BIN, args, std::map<std::string, std::string>{}, log));
-  auto& p = *processes_.back();
+                                   const std::vector<std::string>& extra,
+                                   const std::map<std::string, std::string>& env) {
+  auto& p = launch_node(node_id, extra, env);
   REQUIRE_MESSAGE(p.wait_for_output("running", 60s), "node did not start:\n" << p.output());
   return p;
 }
 
+child_process& cluster::launch_node(const std::string& node_id,
+                                    const std::vector<std::string>& extra,
+                                    const std::map<std::string, std::string>& env) {
+  std::vector<std::string> args{"run", "--node-id", node_id};
+  for (auto& a : common_args())
+    args.push_back(a);
+  args.insert(args.end(), extra.begin(), extra.end());
+  auto log = log_dir_ + "/" + node_id + "-" + std::to_string(processes_.size()) + ".log";
+  processes_.push_back(std::make_unique<child_process>(TASKER_NODE_BIN, args, env, log));
+  return *processes_.back();
+}
+
 child_process& cluster::start_worker(const std::string& ns,
-                                     const std::vector<std::string>& extra) {
+                                     const std::vector<std::string>& extra,
+                                     const std::map<std::string, std::string>& env) {
   std::vector<std::string> args{"worker", "--namespace", ns};
   for (auto& a : common_args())
     args.push_back(a);
   args.insert(args.end(), extra.begin(), extra.end());
   auto log = log_dir_ + "/worker-" + std::to_string(processes_.size()) + ".log";
-  processes_.push_back(std::make_unique<child_process>(
-    TASKER_NODE_BIN, args, std::map<std::string, std::string>{}, log));
+  processes_.push_back(std::make_unique<child_process>(TASKER_NODE_BIN, args, env, log));
   return *processes_.back();
 }
 

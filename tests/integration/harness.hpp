@@ -14,6 +14,7 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -40,12 +41,21 @@ public:
   /// Sends raw JSON messages to the task request queue.
   void send_raw_requests(const std::vector<nlohmann::json>& messages);
 
-  /// Starts `tasker-node run --env test ... <extra>` and waits until it reports running.
+  /// Starts `tasker-node run --env test ... <extra>` and waits until it reports running;
+  /// `env` is added to the node's environment.
   child_process& start_node(const std::string& node_id,
-                            const std::vector<std::string>& extra = {});
+                            const std::vector<std::string>& extra = {},
+                            const std::map<std::string, std::string>& env = {});
+
+  /// Starts `tasker-node run --env test ... <extra>` without waiting for it,
+  /// e.g. to see it refuse to start.
+  child_process& launch_node(const std::string& node_id,
+                             const std::vector<std::string>& extra = {},
+                             const std::map<std::string, std::string>& env = {});
 
   /// Starts `tasker-node worker --namespace ns ... <extra>`.
-  child_process& start_worker(const std::string& ns, const std::vector<std::string>& extra = {});
+  child_process& start_worker(const std::string& ns, const std::vector<std::string>& extra = {},
+                              const std::map<std::string, std::string>& env = {});
 
   /// One integer from `sql` (its first column of its first row).
   std::int64_t scalar(const std::string& sql);

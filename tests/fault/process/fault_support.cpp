@@ -1,0 +1,215 @@
+#include "tests/fault/process/fault_support.hpp"
+
+#include <doctest/doctest.h>
+#include <httplib.h>
+#include <pqxx/pqxx>
+
+#include <array>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <stdexcept>
+#include <sys/wait.h>
+#include <thread>
+
+namespace tasker::testing {
+
+using namespace std::chrono_literals;
+
+namespace {
+
+std::string source_dir() {
+  const char* dir = std::getenv("TASKER_SOURCE_DIR");
+  return dir ? dir : TASKER_INTEGRATION_SOURCE_DIR;
+}
+
+std::string shell_quote(const std::string& s) {
+  std::string out = "'";
+  for (char c : s) {
+    if (c == '\'')
+      out += "'\\''";
+    else
+      out += c;
+  }
+  return out + "'";
+}
+
+// Runs `command` through the shell; its exit code, output (both streams) in `out`.
+int run_shell(const std::string& command, std::string& out) {
+  out.clear();
+  FILE* pipe = ::popen((command + " 2>&1").c_str(), "r");
+  if (pipe == nullptr)
+    throw std::runtime_error("cannot run: " + command);
+  std::array<char, 4096> buf{};
+  while (auto n = std::fread(buf.data(), 1, buf.size(), pipe))
+    out.append(buf.data(), n);
+  int status = ::pclose(pipe);
+  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+std::string trim(std::string s) {
+  while (!s.empty() && (s.back() == '\n' || s.back() == '\r' || s.back() == ' '))
+    s.pop_back();
+  return s;
+}
+
+} // namespace
+
+bool long_variant() {
+  const char* v = std::getenv("TASKER_FAULT_LONG");
+  return v != nullptr && std::string{v} == "1";
+}
+
+dedicated_server::dedicated_server(int max_connections) : max_connections_(max_connections) {
+  // Under /tmp: the server runs as `postgres`, which must reach the directory;
+  // pg.sh hands it over when run as root.
+  std::string pattern = "/tmp/tasker-fault-pg-XXXXXX";
+  if (::mkdtemp(pattern.data()) == nullptr)
+    throw std::runtime_error("cannot create a directory for the test's PostgreSQL cluster");
+  dir_ = pattern;
+  std::filesystem::permissions(dir_, std::filesystem::perms::owner_all
+                                       | std::filesystem::perms::group_read
+                                       | std::filesystem::perms::group_exec
+                                       | std::filesystem::perms::others_read
+                                       | std::filesystem::perms::others_exec);
+  url_ = trim(pg_sh("start"));
+  // The last line is the URL; earlier lines would be pg.sh's own notes.
+  if (auto nl = url_.rfind('\n'); nl != std::string::npos)
+    url_ = url_.substr(nl + 1);
+  if (const char* previous = std::getenv("TASKER_DATABASE_URL"))
+    previous_url_ = previous;
+  ::setenv("TASKER_DATABASE_URL", url_.c_str(), 1);
+}
+
+dedicated_server::~dedicated_server() {
+  if (previous_url_)
+    ::setenv("TASKER_DATABASE_URL", previous_url_->c_str(), 1);
+  else
+    ::unsetenv("TASKER_DATABASE_URL");
+  try {
+    pg_sh("destroy");
+  } catch (const std::exception&) {
+    // Left in /tmp; never throw from a destructor.
+  }
+}
+
+std::string dedicated_server::pg_sh(const std::string& command) const {
+  std::string env = "TASKER_PG_DIR=" + shell_quote(dir_);
+  if (max_connections_ > 0)
+    env += " TASKER_PG_MAX_CONNECTIONS=" + std::to_string(max_connections_);
+  std::string out;
+  int rc = run_shell(env + " " + shell_quote(source_dir() + "/tools/pg.sh") + " " + command, out);
+  if (rc != 0)
+    throw std::runtime_error("tools/pg.sh " + command + " (TASKER_PG_DIR=" + dir_
+                             + ") failed with exit code " + std::to_string(rc) + ":\n" + out);
+  return out;
+}
+
+void dedicated_server::stop() {
+  pg_sh("stop");
+}
+
+void dedicated_server::start() {
+  auto again = trim(pg_sh("start"));
+  if (auto nl = again.rfind('\n'); nl != std::string::npos)
+    again = again.substr(nl + 1);
+  if (again != url_)
+    throw std::runtime_error("the restarted PostgreSQL cluster moved from " + url_ + " to "
+                             + again + " (its port was taken meanwhile)");
+}
+
+std::string dedicated_server::server_log() const {
+  std::ifstream in{dir_ + "/server.log"};
+  std::ostringstream out;
+  out << in.rdbuf();
+  return out.str();
+}
+
+http_answer http_get(std::uint16_t port, const std::string& path) {
+  httplib::Client client{"127.0.0.1", port};
+  client.set_connection_timeout(5, 0);
+  client.set_read_timeout(10, 0);
+  http_answer out;
+  auto res = client.Get(path.c_str());
+  if (!res) {
+    out.error = httplib::to_string(res.error());
+    return out;
+  }
+  out.status = res->status;
+  out.body = res->body;
+  return out;
+}
+
+nlohmann::json http_get_json(std::uint16_t port, const std::string& path, int* status) {
+  auto answer = http_get(port, path);
+  if (status != nullptr)
+    *status = answer.status;
+  auto doc = nlohmann::json::parse(answer.body, nullptr, false);
+  REQUIRE_MESSAGE(!doc.is_discarded(), "GET " << path << " on port " << port
+                                              << " answered status " << answer.status
+                                              << " with no JSON body: " << answer.body
+                                              << answer.error);
+  return doc;
+}
+
+std::uint16_t http_port_of(const child_process& node) {
+  const std::string marker = "tasker-node: http on ";
+  auto text = node.output();
+  auto at = text.find(marker);
+  REQUIRE_MESSAGE(at != std::string::npos, "the node printed no HTTP address:\n" << text);
+  auto line_end = text.find('\n', at);
+  auto line = text.substr(at + marker.size(), line_end - at - marker.size());
+  auto colon = line.rfind(':');
+  REQUIRE_MESSAGE(colon != std::string::npos, "no port in: " << line);
+  return static_cast<std::uint16_t>(std::stoi(line.substr(colon + 1)));
+}
+
+std::string progress_summary(const std::string& database_url) {
+  std::ostringstream out;
+  try {
+    pqxx::connection conn{database_url};
+    pqxx::read_transaction tx{conn};
+    out << "tasks:";
+    for (const auto& row : tx.exec("SELECT current_state, count(*), count(claimed_by) FROM tasks "
+                                   "GROUP BY 1 ORDER BY 1"))
+      out << ' ' << row[0].c_str() << '=' << row[1].c_str() << " (" << row[2].c_str()
+          << " claimed)";
+    out << "; steps:";
+    for (const auto& row :
+         tx.exec("SELECT current_state, count(*) FROM workflow_steps GROUP BY 1 ORDER BY 1"))
+      out << ' ' << row[0].c_str() << '=' << row[1].c_str();
+    out << "; queues:";
+    for (const auto& row : tx.exec("SELECT c.relname, c.reltuples FROM pg_class c JOIN "
+                                   "pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = "
+                                   "'tasker_mq' AND c.relname LIKE 'q\\_%' ORDER BY 1"))
+      out << ' ' << row[0].c_str() << '='
+          << tx.exec1("SELECT count(*) FROM tasker_mq." + tx.quote_name(row[0].c_str()))[0]
+               .c_str();
+  } catch (const std::exception& e) {
+    out << " (unreadable: " << e.what() << ")";
+  }
+  return out.str();
+}
+
+std::size_t occurrences(const std::string& haystack, const std::string& text) {
+  std::size_t n = 0;
+  for (auto at = haystack.find(text); at != std::string::npos;
+       at = haystack.find(text, at + text.size()))
+    ++n;
+  return n;
+}
+
+bool poll_until(const std::function<bool()>& probe, std::chrono::milliseconds timeout) {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (true) {
+    if (probe())
+      return true;
+    if (std::chrono::steady_clock::now() >= deadline)
+      return false;
+    std::this_thread::sleep_for(200ms);
+  }
+}
+
+} // namespace tasker::testing

@@ -1,0 +1,95 @@
+#pragma once
+/// What the process and database fault tests add to the integration harness:
+/// a PostgreSQL cluster of their own (tools/pg.sh) that a test may stop,
+/// start and restrict, HTTP probes of a node's endpoint, and the switch for
+/// the long variants (TASKER_FAULT_LONG=1).
+
+#include "tests/integration/child_process.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+
+namespace tasker::testing {
+
+/// True when TASKER_FAULT_LONG=1 asks for the long variants.
+bool long_variant();
+
+/// The template every process fault test runs: fault/single@1.0.0, one
+/// `noop` step named "only".
+inline constexpr const char* single_noop_template = R"(
+namespace = "fault"
+name = "single"
+version = "1.0.0"
+[[steps]]
+name = "only"
+handler = "noop"
+)";
+
+/// A PostgreSQL cluster for one test, started through tools/pg.sh in a fresh
+/// directory under /tmp. While it lives TASKER_DATABASE_URL points at it, so
+/// a `cluster` (and its scratch database) created afterwards lives on it;
+/// declare the server before the cluster. The destructor restores the
+/// variable and destroys the cluster.
+class dedicated_server {
+public:
+  /// Starts the cluster; `max_connections` > 0 sets the server's limit.
+  explicit dedicated_server(int max_connections = 0);
+  ~dedicated_server();
+  dedicated_server(const dedicated_server&) = delete;
+  dedicated_server& operator=(const dedicated_server&) = delete;
+
+  /// The server's libpq URL (database `postgres`).
+  const std::string& url() const noexcept { return url_; }
+
+  /// Stops the server (fast shutdown: open sessions are terminated).
+  void stop();
+
+  /// Starts it again on the same port.
+  void start();
+
+  /// The server's own log, for failure messages.
+  std::string server_log() const;
+
+private:
+  std::string pg_sh(const std::string& command) const;
+
+  std::string dir_;
+  std::string url_;
+  int max_connections_ = 0;
+  std::optional<std::string> previous_url_;
+};
+
+/// One HTTP answer; `status` is -1 when the request itself failed.
+struct http_answer {
+  int status = -1;
+  std::string body;
+  std::string error;
+};
+
+/// GET `path` from 127.0.0.1:`port`.
+http_answer http_get(std::uint16_t port, const std::string& path);
+
+/// `path`'s body as JSON; fails the test (naming path, status and body)
+/// when the answer is not JSON.
+nlohmann::json http_get_json(std::uint16_t port, const std::string& path, int* status = nullptr);
+
+/// The port a node printed as `tasker-node: http on ADDR:PORT`; fails the
+/// test when the node printed none.
+std::uint16_t http_port_of(const child_process& node);
+
+/// Tasks and steps per state and the depth of every queue, for failure messages.
+std::string progress_summary(const std::string& database_url);
+
+/// How often `text` occurs in `haystack`.
+std::size_t occurrences(const std::string& haystack, const std::string& text);
+
+/// Polls `probe` every 200 ms until it returns true or `timeout` passes;
+/// returns whether it did.
+bool poll_until(const std::function<bool()>& probe, std::chrono::milliseconds timeout);
+
+} // namespace tasker::testing

@@ -1,0 +1,89 @@
+// A node killed with SIGKILL in the middle of a run: its peers mark it dead,
+// release its claims and finish its work; nothing is completed twice.
+#include "tests/fault/process/fault_support.hpp"
+#include "tests/integration/harness.hpp"
+
+#include <doctest/doctest.h>
+
+#include <csignal>
+#include <string>
+
+using namespace tasker::testing;
+using namespace std::chrono_literals;
+
+namespace {
+
+std::string claimed_unfinished(const std::string& node) {
+  return "SELECT count(*) FROM tasks WHERE claimed_by = '" + node
+         + "' AND current_state NOT IN ('complete', 'cancelled', 'resolved_manually')";
+}
+
+std::string node_status_is(const std::string& node, const std::string& status) {
+  return "SELECT count(*) FROM nodes WHERE node_id = '" + node + "' AND status = '" + status + "'";
+}
+
+// Kills `victim` (node `id`) once it holds claims on unfinished tasks, then
+// waits until a peer has swept it dead and its claims are gone.
+void kill_and_confirm_sweep(cluster& c, child_process& victim, const std::string& id,
+                            std::int64_t tasks) {
+  REQUIRE_MESSAGE(poll_until([&] { return c.scalar(claimed_unfinished(id)) >= 5; }, 120s),
+                  id << " never held five claims on unfinished tasks:\n" << c.logs());
+  victim.signal(SIGKILL);
+  REQUIRE_MESSAGE(victim.wait(10s) == 128 + SIGKILL, id << " did not die from SIGKILL");
+  // Mid-run: the dead node still holds claims on unfinished tasks, which only
+  // the sweep (or their claim timeout) gives to its peers.
+  auto stranded = c.scalar(claimed_unfinished(id));
+  CHECK_MESSAGE(stranded > 0, id << " held no claim on an unfinished task when it died");
+  CHECK_MESSAGE(c.scalar(tasks_in("complete")) < tasks,
+                "every task completed before " << id << " died: the kill was not mid-run");
+  MESSAGE(id << " died holding " << stranded << " unfinished tasks");
+  // Three missed node heartbeats (5 s each in the test environment) and a sweep.
+  auto dead = c.wait_for(node_status_is(id, "dead"), 1, 120s);
+  INFO(c.logs());
+  REQUIRE_MESSAGE(dead == 1, id << " was never marked dead in the nodes table");
+  CHECK_MESSAGE(c.scalar("SELECT count(*) FROM tasks WHERE claimed_by = '" + id + "'") == 0,
+                "the dead node " << id << " still holds task claims");
+}
+
+void check_every_step_completed_once(cluster& c, std::int64_t tasks) {
+  CHECK(c.scalar(tasks_in("complete")) == tasks);
+  CHECK(c.scalar("SELECT count(*) FROM workflow_steps WHERE current_state = 'complete'") == tasks);
+  CHECK_MESSAGE(c.scalar("SELECT count(*) FROM (SELECT workflow_step_uuid FROM "
+                         "workflow_step_transitions WHERE to_state = 'complete' GROUP BY 1 "
+                         "HAVING count(*) > 1) twice") == 0,
+                "a step has more than one `complete` transition");
+  CHECK(c.scalar("SELECT count(*) FROM workflow_step_transitions WHERE to_state = 'complete'")
+        == tasks);
+  CHECK_MESSAGE(c.scalar("SELECT count(*) FROM (SELECT task_uuid FROM task_transitions "
+                         "WHERE to_state = 'complete' GROUP BY 1 HAVING count(*) > 1) twice")
+                  == 0,
+                "a task has more than one `complete` transition");
+}
+
+} // namespace
+
+TEST_CASE("a node killed with SIGKILL mid-run is swept dead, its claims are released and "
+          "its peer completes every task exactly once") {
+  const int tasks = long_variant() ? 6000 : 2000;
+  cluster c;
+  c.register_template(single_noop_template);
+  c.submit("fault", "single", tasks);
+  auto& a = c.start_node("node-a");
+  auto& b = c.start_node("node-b");
+  c.start_worker("fault", {"--concurrency", "4"});
+  c.start_worker("fault", {"--concurrency", "4"});
+  // Mid-run: some work done, much left.
+  REQUIRE_MESSAGE(poll_until([&] { return c.scalar(tasks_in("complete")) >= 100; }, 180s),
+                  "no task completed within 180 s:\n" << c.logs());
+  kill_and_confirm_sweep(c, a, "node-a", tasks);
+  if (long_variant()) {
+    // A second victim: a fresh node joins, then the survivor of the first kill dies.
+    c.start_node("node-c");
+    kill_and_confirm_sweep(c, b, "node-b", tasks);
+  }
+  auto done = c.wait_for(tasks_in("complete"), tasks, long_variant() ? 900s : 420s);
+  INFO(c.logs());
+  REQUIRE(done == tasks);
+  check_every_step_completed_once(c, tasks);
+  CHECK(c.scalar(node_status_is(long_variant() ? "node-c" : "node-b", "live")) == 1);
+}
