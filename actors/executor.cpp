@@ -267,7 +267,8 @@ caf::behavior executor(executor_actor* self, executor_options options,
   if (st.context.listener) {
     auto channels = st.processor->wake_channels();
     if (!channels.empty())
-      self->send(st.context.listener, subscribe_wake{std::move(channels)});
+      self->send(st.context.listener,
+                 subscribe_wake{std::move(channels), st.processor->name()});
   }
   schedule_batch(self, true);
   if (st.context.coordinator)

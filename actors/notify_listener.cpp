@@ -33,7 +33,8 @@ private:
 
 struct subscriber {
   caf::actor handle;
-  std::string name; // as subscribed: what the wake carries
+  std::string name;  // as subscribed: what the wake carries
+  std::string group; // empty: woken by every notification
 };
 
 struct listener_state {
@@ -43,6 +44,9 @@ struct listener_state {
   std::vector<std::string> fired;
   std::map<std::string, std::unique_ptr<channel_receiver>> receivers;
   std::map<std::string, std::vector<subscriber>> subscribers;
+  // Per channel and group: how many notifications the group has had, so each
+  // goes to the next subscriber of the group in turn.
+  std::map<std::pair<std::string, std::string>, std::size_t> turns;
   std::set<caf::actor_addr> monitored;
   std::uint64_t delivered = 0;
   bool stopping = false;
@@ -93,8 +97,19 @@ void dispatch(listener_actor* self) {
     auto it = st.subscribers.find(channel);
     if (it == st.subscribers.end())
       continue;
+    std::map<std::string, std::vector<const subscriber*>> groups;
     for (const auto& sub : it->second) {
+      if (!sub.group.empty()) {
+        groups[sub.group].push_back(&sub);
+        continue;
+      }
       self->send(sub.handle, wake{sub.name});
+      ++st.delivered;
+    }
+    for (const auto& [group, members] : groups) {
+      auto& turn = st.turns[{channel, group}];
+      const auto* sub = members[turn++ % members.size()];
+      self->send(sub->handle, wake{sub->name});
       ++st.delivered;
     }
   }
@@ -157,7 +172,7 @@ caf::behavior notify_listener(listener_actor* self, notify_listener_options opti
           return s.handle == sender && s.name == name;
         });
         if (!known)
-          subs.push_back(subscriber{sender, name});
+          subs.push_back(subscriber{sender, name, req.group});
         try {
           listen_on(self, channel);
         } catch (const std::exception& e) {

@@ -5,8 +5,10 @@
 /// `messaging::wake` for every subscriber of that channel.
 ///
 /// Protocol:
-///   subscribe_wake{names}  from any actor: the sender receives `wake{name}`
-///                          whenever `name` is notified (see channel_for)
+///   subscribe_wake{names, group}  from any actor: the sender receives `wake{name}`
+///                          whenever `name` is notified (see channel_for); with
+///                          a non-empty group only one member of the group is
+///                          woken per notification, each in turn
 ///   stop_request           quits after the current wait
 ///   status_atom            → std::uint64_t notifications delivered so far
 ///

@@ -62,7 +62,7 @@ TEST_CASE_FIXTURE(listener_fixture, "a send to a subscribed queue wakes the subs
     tx.commit();
   }
   caf::scoped_actor self{*sys};
-  self->send(listener, subscribe_wake{{"alpha_queue"}});
+  self->send(listener, subscribe_wake{{"alpha_queue"}, ""});
   // The subscription is handled within one wait; poll until it is in force.
   std::optional<std::string> got;
   for (int i = 0; i < 50 && !got; ++i) {
@@ -78,7 +78,7 @@ TEST_CASE_FIXTURE(listener_fixture, "a send to a subscribed queue wakes the subs
 
 TEST_CASE_FIXTURE(listener_fixture, "a raw channel name is listened on as it is") {
   caf::scoped_actor self{*sys};
-  self->send(listener, subscribe_wake{{"tasker_tasks_ready"}});
+  self->send(listener, subscribe_wake{{"tasker_tasks_ready"}, ""});
   std::optional<std::string> got;
   for (int i = 0; i < 50 && !got; ++i) {
     notify("tasker_tasks_ready");
@@ -91,8 +91,8 @@ TEST_CASE_FIXTURE(listener_fixture, "a raw channel name is listened on as it is"
 TEST_CASE_FIXTURE(listener_fixture, "only subscribers of the notified channel are woken") {
   caf::scoped_actor a{*sys};
   caf::scoped_actor b{*sys};
-  a->send(listener, subscribe_wake{{"tasker_tasks_ready"}});
-  b->send(listener, subscribe_wake{{"beta_queue"}});
+  a->send(listener, subscribe_wake{{"tasker_tasks_ready"}, ""});
+  b->send(listener, subscribe_wake{{"beta_queue"}, ""});
   std::optional<std::string> got;
   for (int i = 0; i < 50 && !got; ++i) {
     notify("tasker_tasks_ready");
@@ -100,6 +100,39 @@ TEST_CASE_FIXTURE(listener_fixture, "only subscribers of the notified channel ar
   }
   REQUIRE(got);
   CHECK_FALSE(next_wake(b, caf::timespan{600ms}).has_value());
+}
+
+TEST_CASE_FIXTURE(listener_fixture, "members of a group are woken in turn, one per notification") {
+  caf::scoped_actor a{*sys};
+  caf::scoped_actor b{*sys};
+  caf::scoped_actor loner{*sys};
+  a->send(listener, subscribe_wake{{"tasker_tasks_ready"}, "claimers"});
+  b->send(listener, subscribe_wake{{"tasker_tasks_ready"}, "claimers"});
+  loner->send(listener, subscribe_wake{{"tasker_tasks_ready"}, ""});
+  // Until every subscription is in force, wakes may go anywhere: drain them.
+  std::optional<std::string> got;
+  for (int i = 0; i < 50 && !got; ++i) {
+    notify("tasker_tasks_ready");
+    got = next_wake(loner, caf::timespan{500ms});
+  }
+  REQUIRE(got);
+  while (next_wake(a, caf::timespan{300ms}) || next_wake(b, caf::timespan{300ms})
+         || next_wake(loner, caf::timespan{300ms})) {
+  }
+  // Each notification (one per wait) wakes the loner and one of the group.
+  int to_a = 0;
+  int to_b = 0;
+  for (int i = 0; i < 4; ++i) {
+    notify("tasker_tasks_ready");
+    REQUIRE(next_wake(loner).has_value());
+    auto first = next_wake(a, caf::timespan{300ms});
+    auto second = next_wake(b, caf::timespan{300ms});
+    CHECK(first.has_value() != second.has_value());
+    to_a += first ? 1 : 0;
+    to_b += second ? 1 : 0;
+  }
+  CHECK(to_a == 2);
+  CHECK(to_b == 2);
 }
 
 TEST_CASE_FIXTURE(listener_fixture, "the listener answers status while idle, so it never blocks its mailbox") {

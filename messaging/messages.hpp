@@ -183,9 +183,13 @@ struct wake {
   std::string channel;
 };
 
-/// Subscribes the sender to `wake` messages for the given queue names.
+/// Subscribes the sender to `wake` messages for the given queue names. With a
+/// `group` (e.g. the executor type), a notification wakes one subscriber of
+/// the group, in turn, instead of all of them: executors doing the same work
+/// do not all query for one hint.
 struct subscribe_wake {
   std::vector<std::string> channels;
+  std::string group;
 };
 
 /// Queue depths polled by the node, one entry per queue.
@@ -291,7 +295,7 @@ TASKER_INSPECT(pool_scale, x.pool, x.size, x.automatic)
 TASKER_INSPECT(pool_pause, x.pool, x.paused)
 TASKER_INSPECT(stop_request, x.graceful)
 TASKER_INSPECT(wake, x.channel)
-TASKER_INSPECT(subscribe_wake, x.channels)
+TASKER_INSPECT(subscribe_wake, x.channels, x.group)
 TASKER_INSPECT(queue_depth, x.queue, x.depth)
 TASKER_INSPECT(queue_depths, x.queues)
 TASKER_INSPECT(replace_executor, x.executor, x.reason)
