@@ -1,11 +1,10 @@
 #include "actors/processors/processor_types.hpp"
 
+#include "messaging/batch_read.hpp"
 #include "messaging/queue_client.hpp"
 #include "messaging/wire.hpp"
 #include "resources/store_execution.hpp"
 #include "resources/store_tasks.hpp"
-
-#include <limits>
 
 namespace tasker::actors {
 
@@ -25,12 +24,6 @@ resources::task_request to_store_request(const messaging::task_request& r) {
   out.reason = r.reason;
   out.request_id = r.request_id;
   return out;
-}
-
-// The body as sent: the parsed JSON re-serialized, or the raw text when the
-// stored JSON could not be represented (the parser then reports why).
-std::string message_text(const messaging::queue_message& m) {
-  return m.parsed() ? m.message.dump() : m.raw_message;
 }
 
 // SAVEPOINTs by hand: pqxx 6.4's subtransaction is lazy and exec_params
@@ -54,36 +47,19 @@ task_request_processor::task_request_processor(const config::tasker_config& cfg)
 
 batch_outcome task_request_processor::process_batch(pqxx::connection& conn, std::size_t max_items) {
   pqxx::work tx{conn};
-  const int qty =
-      static_cast<int>(std::min<std::size_t>(max_items, std::numeric_limits<int>::max()));
-  auto messages = queue_client::read(tx, queue_, visibility_timeout_, qty);
-  if (messages.empty()) {
+  // Oversized requests are refused before parsing: they never reach the store.
+  auto batch = messaging::read_parsed_batch(
+      tx, queue_, visibility_timeout_, max_items, max_message_bytes_, "task_request",
+      [this](const std::string& text) {
+        return to_store_request(messaging::parse_task_request_text(text, max_message_bytes_));
+      });
+  if (batch.read == 0) {
     tx.commit();
     return {};
   }
-
-  std::vector<archive_entry> invalid;
-  std::vector<std::int64_t> ids;                 // parsed requests' messages, in order
-  std::vector<resources::task_request> requests; // parallel to ids
-  for (const auto& m : messages) {
-    try {
-      auto text = message_text(m);
-      // Refused before parsing: an oversized request never reaches the store.
-      if (auto too_large =
-              messaging::oversize_reason(queue_, m.msg_id, text.size(), max_message_bytes_)) {
-        invalid.push_back({m.msg_id, "task_request: " + *too_large});
-        continue;
-      }
-      requests.push_back(
-          to_store_request(messaging::parse_task_request_text(text, max_message_bytes_)));
-      ids.push_back(m.msg_id);
-    } catch (const messaging::wire_error& e) {
-      invalid.push_back({m.msg_id, e.what()});
-    } catch (const nlohmann::json::exception& e) {
-      // e.g. a number beyond double range: legal in jsonb, not representable here
-      invalid.push_back({m.msg_id, std::string{"task_request: invalid JSON: "} + e.what()});
-    }
-  }
+  auto& invalid = batch.invalid;
+  const auto& ids = batch.ids;  // parsed requests' messages, in order
+  auto& requests = batch.items; // parallel to ids
 
   // Resolve the whole batch once, so an unknown template is archived with its
   // own reason instead of failing create_tasks for every other request.
@@ -139,7 +115,7 @@ batch_outcome task_request_processor::process_batch(pqxx::connection& conn, std:
   if (!invalid.empty())
     archived_ += queue_client::archive(tx, queue_, invalid).size();
   tx.commit();
-  return {messages.size(), true, std::nullopt};
+  return {batch.read, true, std::nullopt};
 }
 
 } // namespace tasker::actors

@@ -1,11 +1,11 @@
 #include "actors/processors/processor_types.hpp"
 #include "actors/processors/step_dispatch.hpp"
 
+#include "messaging/batch_read.hpp"
 #include "messaging/queue_client.hpp"
 #include "messaging/wire.hpp"
 #include "resources/store_execution.hpp"
 
-#include <limits>
 #include <set>
 
 namespace tasker::actors {
@@ -23,35 +23,21 @@ step_result_processor::step_result_processor(const config::tasker_config& cfg,
 
 batch_outcome step_result_processor::process_batch(pqxx::connection& conn, std::size_t max_items) {
   pqxx::work tx{conn};
-  const int qty =
-      static_cast<int>(std::min<std::size_t>(max_items, std::numeric_limits<int>::max()));
-  auto messages = queue_client::read(tx, queue_, visibility_timeout_, qty);
-  if (messages.empty()) {
+  // Re-encoding the parsed result hands SQL only validated, normalized fields.
+  auto parsed = messaging::read_parsed_batch(
+      tx, queue_, visibility_timeout_, max_items, max_message_bytes_, "step_result",
+      [this](const std::string& text) {
+        return messaging::parse_step_result_text(text, max_message_bytes_).to_json();
+      });
+  if (parsed.read == 0) {
     tx.commit();
     return {};
   }
-
-  std::vector<archive_entry> invalid;
-  std::vector<std::int64_t> ids; // message of each element of `batch`
+  auto& invalid = parsed.invalid;
+  const auto& ids = parsed.ids; // message of each element of `batch`
   nlohmann::json batch = nlohmann::json::array();
-  for (const auto& m : messages) {
-    try {
-      auto text = m.parsed() ? m.message.dump() : m.raw_message;
-      if (auto too_large =
-              messaging::oversize_reason(queue_, m.msg_id, text.size(), max_message_bytes_)) {
-        invalid.push_back({m.msg_id, "step_result: " + *too_large});
-        continue;
-      }
-      // Re-encoding the parsed result hands SQL only validated, normalized fields.
-      batch.push_back(messaging::parse_step_result_text(text, max_message_bytes_).to_json());
-      ids.push_back(m.msg_id);
-    } catch (const messaging::wire_error& e) {
-      invalid.push_back({m.msg_id, e.what()});
-    } catch (const nlohmann::json::exception& e) {
-      // e.g. a number beyond double range: legal in jsonb, not representable here
-      invalid.push_back({m.msg_id, std::string{"step_result: invalid JSON: "} + e.what()});
-    }
-  }
+  for (auto& r : parsed.items)
+    batch.push_back(std::move(r));
 
   {
     // Task rows before step rows, in a fixed order (as enqueuers and claimers).
@@ -99,7 +85,7 @@ batch_outcome step_result_processor::process_batch(pqxx::connection& conn, std::
   if (!invalid.empty())
     archived_ += queue_client::archive(tx, queue_, invalid).size();
   tx.commit();
-  return {messages.size(), true, std::nullopt};
+  return {parsed.read, true, std::nullopt};
 }
 
 } // namespace tasker::actors

@@ -4,6 +4,7 @@
 #include "messaging/wire.hpp"
 #include "resources/store_operator.hpp"
 #include "tests/integration/harness.hpp"
+#include "tools/common/noop_templates.hpp"
 
 #include <doctest/doctest.h>
 
@@ -31,14 +32,7 @@ handler = "noop"
 depends_on = ["first"]
 )";
 
-const char* single = R"(
-namespace = "it"
-name = "single"
-version = "1.0.0"
-[[steps]]
-name = "only"
-handler = "noop"
-)";
+const std::string single = tools::single_step_template("it");
 
 const char* in_progress_first
   = "SELECT count(*) FROM workflow_steps WHERE name = 'first' AND current_state = 'in_progress'";

@@ -5,8 +5,8 @@
 /// and polling helpers. Nothing is simulated: every test drives real nodes
 /// and workers through PostgreSQL.
 
-#include "tests/integration/child_process.hpp"
 #include "tests/support/scratch_db.hpp"
+#include "tools/common/child_process.hpp"
 
 #include <nlohmann/json.hpp>
 #include <pqxx/pqxx>
@@ -20,6 +20,8 @@
 #include <vector>
 
 namespace tasker::testing {
+
+using tools::child_process;
 
 /// A scratch database plus the processes running on it.
 class cluster {

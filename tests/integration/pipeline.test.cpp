@@ -2,6 +2,7 @@
 // backoff, and the error state past the retry limit.
 #include "actors/processors/backoff.hpp"
 #include "tests/integration/harness.hpp"
+#include "tools/common/noop_templates.hpp"
 
 #include <doctest/doctest.h>
 
@@ -11,26 +12,7 @@ using namespace std::chrono_literals;
 
 namespace {
 
-const char* diamond = R"(
-namespace = "it"
-name = "diamond"
-version = "1.0.0"
-[[steps]]
-name = "start"
-handler = "noop"
-[[steps]]
-name = "left"
-handler = "noop"
-depends_on = ["start"]
-[[steps]]
-name = "right"
-handler = "noop"
-depends_on = ["start"]
-[[steps]]
-name = "join"
-handler = "noop"
-depends_on = ["left", "right"]
-)";
+const std::string diamond = tools::diamond_template("it");
 
 const char* flaky = R"(
 namespace = "it"

@@ -85,7 +85,7 @@ std::string server::fresh_database(const std::string& name) {
   pqxx::work tx{conn};
   messaging::queue_client::create_queue(tx, "orchestration_task_requests");
   messaging::queue_client::create_queue(tx, "orchestration_step_results");
-  for (auto text : all_templates)
+  for (const auto& text : all_templates())
     resources::register_template(tx, messaging::parse_template_toml(text, "bench template"));
   messaging::queue_client::create_queue(tx, std::string{bench_namespace} + "_queue");
   tx.commit();

@@ -5,7 +5,7 @@
 // crash the loader.
 #include "tests/fault/input/config_mutations.hpp"
 #include "tests/fault/input/fault_env.hpp"
-#include "tests/integration/child_process.hpp"
+#include "tools/common/child_process.hpp"
 
 #include <doctest/doctest.h>
 
@@ -40,7 +40,7 @@ struct run_result {
 };
 
 run_result check_config(const fs::path& dir, const fs::path& log) {
-  testing::child_process p{
+  tools::child_process p{
       TASKER_NODE_BIN,
       {"config", "check", "--no-database", "--env", environment, "--config-dir", dir.string()},
       {},

@@ -154,7 +154,7 @@ nlohmann::json http_get_json(std::uint16_t port, const std::string& path, int* s
   return doc;
 }
 
-std::uint16_t http_port_of(const child_process& node) {
+std::uint16_t http_port_of(const tools::child_process& node) {
   const std::string marker = "tasker-node: http on ";
   auto text = node.output();
   auto at = text.find(marker);

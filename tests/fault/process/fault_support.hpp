@@ -4,7 +4,8 @@
 /// start and restrict, HTTP probes of a node's endpoint, and the switch for
 /// the long variants (TASKER_FAULT_LONG=1).
 
-#include "tests/integration/child_process.hpp"
+#include "tools/common/child_process.hpp"
+#include "tools/common/noop_templates.hpp"
 
 #include <nlohmann/json.hpp>
 
@@ -21,14 +22,7 @@ bool long_variant();
 
 /// The template every process fault test runs: fault/single@1.0.0, one
 /// `noop` step named "only".
-inline constexpr const char* single_noop_template = R"(
-namespace = "fault"
-name = "single"
-version = "1.0.0"
-[[steps]]
-name = "only"
-handler = "noop"
-)";
+inline const std::string single_noop_template = tools::single_step_template("fault");
 
 /// A PostgreSQL cluster for one test, started through tools/pg.sh in a fresh
 /// directory under /tmp. While it lives TASKER_DATABASE_URL points at it, so
@@ -80,7 +74,7 @@ nlohmann::json http_get_json(std::uint16_t port, const std::string& path, int* s
 
 /// The port a node printed as `tasker-node: http on ADDR:PORT`; fails the
 /// test when the node printed none.
-std::uint16_t http_port_of(const child_process& node);
+std::uint16_t http_port_of(const tools::child_process& node);
 
 /// Tasks and steps per state and the depth of every queue, for failure messages.
 std::string progress_summary(const std::string& database_url);

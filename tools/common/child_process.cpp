@@ -1,27 +1,33 @@
-#include "tools/bench/process.hpp"
+#include "tools/common/child_process.hpp"
 
 #include <csignal>
+#include <cstdlib>
 #include <fcntl.h>
 #include <fstream>
 #include <sstream>
 #include <stdexcept>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <thread>
 #include <unistd.h>
 
-namespace tasker::bench {
+namespace tasker::tools {
 
 using namespace std::chrono_literals;
 
-process::process(const std::string& program, const std::vector<std::string>& args,
-                 const std::string& log_path)
-  : log_path_(log_path) {
+child_process::child_process(const std::string& program, const std::vector<std::string>& args,
+                             const std::map<std::string, std::string>& env,
+                             const std::string& log_path)
+    : log_path_(log_path) {
   std::vector<std::string> argv_store{program};
   argv_store.insert(argv_store.end(), args.begin(), args.end());
   pid_ = fork();
   if (pid_ < 0)
     throw std::runtime_error("fork failed");
   if (pid_ == 0) {
+    // Dies with its parent: a caller that crashes leaves no process behind.
+    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+    // A fresh mask: the caller may block signals, the node needs them.
     sigset_t none;
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, nullptr);
@@ -31,6 +37,8 @@ process::process(const std::string& program, const std::vector<std::string>& arg
       dup2(fd, 2);
       close(fd);
     }
+    for (const auto& [k, v] : env)
+      setenv(k.c_str(), v.c_str(), 1);
     std::vector<char*> argv;
     for (auto& a : argv_store)
       argv.push_back(a.data());
@@ -40,12 +48,11 @@ process::process(const std::string& program, const std::vector<std::string>& arg
   }
 }
 
-process::~process() {
-  if (running())
-    stop(30s);
+child_process::~child_process() {
+  stop(30s);
 }
 
-bool process::running() {
+bool child_process::running() {
   if (reaped_)
     return false;
   int status = 0;
@@ -58,7 +65,12 @@ bool process::running() {
   return r == 0;
 }
 
-int process::wait(std::chrono::milliseconds timeout) {
+void child_process::signal(int sig) {
+  if (!reaped_)
+    ::kill(pid_, sig);
+}
+
+int child_process::wait(std::chrono::milliseconds timeout) {
   auto deadline = std::chrono::steady_clock::now() + timeout;
   while (running()) {
     if (std::chrono::steady_clock::now() >= deadline)
@@ -68,38 +80,38 @@ int process::wait(std::chrono::milliseconds timeout) {
   return status_;
 }
 
-int process::stop(std::chrono::milliseconds grace) {
+int child_process::stop(std::chrono::milliseconds grace) {
   if (!running())
     return status_;
-  ::kill(pid_, SIGTERM);
+  signal(SIGTERM);
   auto rc = wait(grace);
   if (rc < 0) {
-    ::kill(pid_, SIGKILL);
+    signal(SIGKILL);
     rc = wait(10s);
   }
   return rc;
 }
 
-std::string process::output() const {
+std::string child_process::output() const {
   std::ifstream in{log_path_};
   std::ostringstream out;
   out << in.rdbuf();
   return out.str();
 }
 
-bool process::wait_for_output(const std::string& text, std::chrono::milliseconds timeout) {
+bool child_process::wait_for_output(const std::string& text, std::chrono::milliseconds timeout) {
   auto deadline = std::chrono::steady_clock::now() + timeout;
   while (std::chrono::steady_clock::now() < deadline) {
     if (output().find(text) != std::string::npos)
       return true;
     if (!running())
       return output().find(text) != std::string::npos;
-    std::this_thread::sleep_for(10ms);
+    std::this_thread::sleep_for(20ms);
   }
   return false;
 }
 
-double process::cpu_seconds() const {
+double child_process::cpu_seconds() const {
   // Fields 14 and 15 of /proc/<pid>/stat, after the parenthesised command name.
   std::ifstream in{"/proc/" + std::to_string(pid_) + "/stat"};
   std::string text{std::istreambuf_iterator<char>{in}, {}};
@@ -115,4 +127,4 @@ double process::cpu_seconds() const {
   return static_cast<double>(utime + stime) / static_cast<double>(sysconf(_SC_CLK_TCK));
 }
 
-} // namespace tasker::bench
+} // namespace tasker::tools
