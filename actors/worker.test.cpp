@@ -16,6 +16,7 @@
 #include <atomic>
 #include <chrono>
 #include <map>
+#include <optional>
 #include <thread>
 
 using namespace tasker;
@@ -288,6 +289,49 @@ TEST_CASE_FIXTURE(worker_fixture, "an unknown handler yields a non-retryable fai
   REQUIRE(r.error.has_value());
   CHECK_FALSE(r.error->retryable);
   CHECK(r.error->message == "no handler named 'no_such_handler'");
+}
+
+TEST_CASE_FIXTURE(worker_fixture, "a result over the configured max_message_bytes is sent as a "
+                                  "failure naming the limit, one under it as a success") {
+  auto reg = make_builtin_registry();
+  // {"text": "xxx..."} of 2 MiB: over the default limit of 1 MiB.
+  reg->register_handler("large", [](const messaging::step_message&) {
+    return handler_result::ok({{"text", std::string(std::size_t{2} << 20, 'x')}});
+  });
+  reg->register_handler("medium", [](const messaging::step_message&) {
+    return handler_result::ok({{"text", std::string(8192, 'x')}});
+  });
+  auto result_of = [&](const std::string& step) {
+    for (auto& r : results())
+      if (r.step_uuid == step)
+        return std::optional<messaging::step_result>{r};
+    return std::optional<messaging::step_result>{};
+  };
+
+  auto large = enqueue_one("large");
+  send(large);
+  auto o = options();
+  o.max_message_bytes = std::size_t{4} << 20;
+  start(o, reg);
+  REQUIRE(eventually([&] { return results().size() == 1; }));
+  CHECK(result_of(large[0].step_uuid)->status == messaging::step_status::success);
+  stop(group);
+
+  auto medium = enqueue_one("medium");
+  auto small = enqueue_one("noop");
+  send(medium);
+  send(small);
+  o.max_message_bytes = 4096;
+  start(o, reg);
+  REQUIRE(eventually([&] { return results().size() == 3; }));
+  auto refused = result_of(medium[0].step_uuid);
+  REQUIRE(refused.has_value());
+  CHECK(refused->status == messaging::step_status::failed);
+  REQUIRE(refused->error.has_value());
+  CHECK_FALSE(refused->error->retryable);
+  CHECK(refused->error->message
+        == "handler 'medium' returned results that cannot be sent: the result exceeds 4096 bytes");
+  CHECK(result_of(small[0].step_uuid)->status == messaging::step_status::success);
 }
 
 TEST_CASE_FIXTURE(worker_fixture, "a malformed message is archived with its reason and a good "

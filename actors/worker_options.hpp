@@ -1,6 +1,8 @@
 #pragma once
 /// Options of a worker group (see actors/worker.hpp).
 
+#include "messaging/wire.hpp"
+
 #include <chrono>
 #include <cstddef>
 #include <string>
@@ -26,6 +28,10 @@ struct worker_options {
   /// Visibility timeout of a read. 0: long enough for every step read in the
   /// batch to run to its timeout_seconds, plus a margin.
   int visibility_timeout_seconds = 0;
+  /// Largest step result a worker sends, in bytes of JSON text
+  /// (queues.max_message_bytes, which the result processor enforces too): a
+  /// larger result is sent as a non-retryable failure naming the limit.
+  std::size_t max_message_bytes = messaging::default_max_message_bytes;
 };
 
 /// The namespace queue the options name; throws std::invalid_argument naming

@@ -203,6 +203,25 @@ bool queue_client::set_vt(pqxx::transaction_base& tx, std::string_view queue, st
   return !exec(tx, sql::set_vt, name, msg_id, vt_seconds).empty();
 }
 
+std::vector<std::int64_t> queue_client::set_vt(pqxx::transaction_base& tx, std::string_view queue,
+                                               const std::vector<std::int64_t>& msg_ids,
+                                               const std::vector<int>& vt_seconds) {
+  auto name = checked_queue(queue);
+  if (msg_ids.size() != vt_seconds.size())
+    throw std::invalid_argument("queue " + name + ": set_vt got " + std::to_string(msg_ids.size())
+                                + " message ids but " + std::to_string(vt_seconds.size())
+                                + " visibility timeouts");
+  if (msg_ids.empty())
+    return {};
+  std::vector<std::int64_t> vts;
+  vts.reserve(vt_seconds.size());
+  for (auto v : vt_seconds) {
+    check_non_negative(name, "vt_seconds", v);
+    vts.push_back(v);
+  }
+  return ids_of(exec(tx, sql::set_vt_each, name, pg_array_literal(msg_ids), pg_array_literal(vts)));
+}
+
 // -- inspection and dead letters --------------------------------------------
 
 queue_metrics queue_client::metrics(pqxx::transaction_base& tx, std::string_view queue) {
@@ -242,6 +261,14 @@ std::vector<std::int64_t> queue_client::redrive(pqxx::transaction_base& tx, std:
   if (msg_ids.empty())
     return {};
   return ids_of(exec(tx, sql::redrive, name, pg_array_literal(msg_ids)));
+}
+
+std::int64_t queue_client::purge_archive(pqxx::transaction_base& tx, std::string_view queue,
+                                         int retention_days, int max_rows) {
+  auto name = checked_queue(queue);
+  check_non_negative(name, "retention_days", retention_days);
+  check_non_negative(name, "max_rows", max_rows);
+  return exec(tx, sql::purge_archive, name, retention_days, max_rows)[0][0].as<std::int64_t>();
 }
 
 } // namespace tasker::messaging

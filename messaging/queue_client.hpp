@@ -145,6 +145,13 @@ public:
   static bool set_vt(pqxx::transaction_base& tx, std::string_view queue, std::int64_t msg_id,
                      int vt_seconds);
 
+  /// Hides each message `msg_ids[i]` until now + `vt_seconds[i]`, in one
+  /// statement; returns the ids that were in the queue. The two vectors must
+  /// be of equal length.
+  static std::vector<std::int64_t> set_vt(pqxx::transaction_base& tx, std::string_view queue,
+                                          const std::vector<std::int64_t>& msg_ids,
+                                          const std::vector<int>& vt_seconds);
+
   // -- inspection and dead letters ------------------------------------------
 
   /// Length, visible length, ages and total sent of one queue.
@@ -161,6 +168,13 @@ public:
   /// under their original msg_id; returns the ids moved back.
   static std::vector<std::int64_t> redrive(pqxx::transaction_base& tx, std::string_view queue,
                                            const std::vector<std::int64_t>& msg_ids);
+
+  /// Deletes up to `max_rows` archived messages of `queue` archived
+  /// `retention_days` days ago or earlier (0: all archived before this
+  /// transaction), oldest first; returns how many. One statement: callers
+  /// purge a large archive in several short transactions.
+  static std::int64_t purge_archive(pqxx::transaction_base& tx, std::string_view queue,
+                                    int retention_days, int max_rows);
 };
 
 } // namespace tasker::messaging

@@ -123,6 +123,32 @@ TEST_CASE_FIXTURE(queue_fixture, "set_vt makes an in-flight message readable aga
   CHECK_FALSE(in_tx([&](auto& tx) { return queue_client::set_vt(tx, "jobs", id + 1000, 0); }));
 }
 
+TEST_CASE_FIXTURE(queue_fixture, "set_vt on a batch sets each message's own timeout in one call") {
+  std::vector<std::int64_t> ids;
+  for (int i = 0; i < 3; ++i)
+    ids.push_back(in_tx([](auto& tx) { return queue_client::send(tx, "jobs", json::object()); }));
+  REQUIRE(read(*this, 300, 3).size() == 3);
+  // The first and last become readable at once, the middle one stays hidden.
+  auto moved = in_tx([&](auto& tx) {
+    return queue_client::set_vt(tx, "jobs", {ids[0], ids[1], ids[2], ids[2] + 1000},
+                                std::vector<int>{0, 600, 0, 0});
+  });
+  CHECK(moved.size() == 3); // the unknown id is not in the queue
+  auto got = read(*this, 300, 10);
+  REQUIRE(got.size() == 2);
+  CHECK(got[0].msg_id == ids[0]);
+  CHECK(got[1].msg_id == ids[2]);
+  CHECK(in_tx([&](auto& tx) {
+          return queue_client::set_vt(tx, "jobs", std::vector<std::int64_t>{},
+                                      std::vector<int>{});
+        }).empty());
+  pqxx::work tx{conn};
+  CHECK_THROWS_AS(queue_client::set_vt(tx, "jobs", {ids[0]}, std::vector<int>{-1}),
+                  std::invalid_argument);
+  CHECK_THROWS_AS(queue_client::set_vt(tx, "jobs", {ids[0], ids[1]}, std::vector<int>{1}),
+                  std::invalid_argument);
+}
+
 TEST_CASE_FIXTURE(queue_fixture, "read returns a body nlohmann cannot parse instead of throwing") {
   // Legal jsonb, but beyond double range: a producer in another language could send it.
   in_tx([](auto& tx) {

@@ -85,6 +85,7 @@ TEST_CASE_FIXTURE(queue_fixture, "the SQL functions reject invalid queue names t
       "SELECT * FROM tasker_mq.archive($1, ARRAY[1::bigint], 'r'::text)",
       "SELECT * FROM tasker_mq.archive($1, ARRAY[1::bigint], ARRAY['r'])",
       "SELECT * FROM tasker_mq.set_vt($1, 1, 0)",
+      "SELECT * FROM tasker_mq.set_vt($1, ARRAY[1::bigint], ARRAY[0])",
       "SELECT * FROM tasker_mq.metrics($1)",
       "SELECT * FROM tasker_mq.list_archived($1, 10)",
       "SELECT * FROM tasker_mq.redrive($1, ARRAY[1::bigint])",

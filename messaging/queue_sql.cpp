@@ -30,6 +30,9 @@ const queue_statement archive_each{
     "SELECT a.msg_id FROM tasker_mq.archive($1::text, $2::bigint[], $3::text[]) AS a(msg_id)"};
 const queue_statement set_vt{
     "tasker_mq.set_vt", "SELECT msg_id FROM tasker_mq.set_vt($1::text, $2::bigint, $3::integer)"};
+const queue_statement set_vt_each{
+    "tasker_mq.set_vt_each",
+    "SELECT v.msg_id FROM tasker_mq.set_vt($1::text, $2::bigint[], $3::integer[]) AS v(msg_id)"};
 const queue_statement metrics{
     "tasker_mq.metrics",
     "SELECT queue_name, queue_length, visible_length, oldest_msg_age_seconds,"
@@ -45,11 +48,15 @@ const queue_statement list_archived{
 const queue_statement redrive{
     "tasker_mq.redrive",
     "SELECT r.msg_id FROM tasker_mq.redrive($1::text, $2::bigint[]) AS r(msg_id)"};
+const queue_statement purge_archive{
+    "tasker_mq.purge_archive",
+    "SELECT tasker_mq.purge_archive($1::text, $2::integer, $3::integer)"};
 
 const std::vector<const queue_statement*>& all() {
   static const std::vector<const queue_statement*> statements{
       &create_queue, &drop_queue,   &list_queues, &send,    &send_batch,  &read,          &remove,
-      &archive,      &archive_each, &set_vt,      &metrics, &metrics_all, &list_archived, &redrive};
+      &archive,      &archive_each, &set_vt,      &set_vt_each, &metrics, &metrics_all,
+      &list_archived, &redrive,     &purge_archive};
   return statements;
 }
 

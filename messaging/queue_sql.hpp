@@ -17,7 +17,7 @@ struct queue_statement {
 };
 
 /// Every statement the client runs, each a thin call into the tasker_mq SQL
-/// functions (the logic lives in 0002_queues.sql, not here).
+/// functions (the logic lives in 0002_queues.sql and 0008_archive_retention.sql, not here).
 namespace queue_sql {
 extern const queue_statement create_queue;
 extern const queue_statement drop_queue;
@@ -29,10 +29,12 @@ extern const queue_statement remove;
 extern const queue_statement archive;
 extern const queue_statement archive_each;
 extern const queue_statement set_vt;
+extern const queue_statement set_vt_each;
 extern const queue_statement metrics;
 extern const queue_statement metrics_all;
 extern const queue_statement list_archived;
 extern const queue_statement redrive;
+extern const queue_statement purge_archive;
 
 /// All of the above, for prepare_queue_statements.
 const std::vector<const queue_statement*>& all();

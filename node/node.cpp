@@ -168,10 +168,12 @@ void node::start_actors() {
   coordinator_ = sys_->spawn(coordinator::coordinator_actor, std::move(options), broker_,
                              listener_);
 
-  auto poller = spawn_queue_depth_poller(
-    *sys_, {cfg_.database.url,
-            std::chrono::duration_cast<std::chrono::milliseconds>(health_interval),
-            coordinator_});
+  queue_depth_poller_options poller_options;
+  poller_options.database_url = cfg_.database.url;
+  poller_options.interval = std::chrono::duration_cast<std::chrono::milliseconds>(health_interval);
+  poller_options.coordinator = coordinator_;
+  poller_options.archive_retention_days = cfg_.queues.archive_retention_days;
+  auto poller = spawn_queue_depth_poller(*sys_, std::move(poller_options));
   if (!poller)
     throw node_error(1, "cannot open the queue-depth connection: " + sys_->render(poller.error()));
   poller_ = *poller;
@@ -180,7 +182,10 @@ void node::start_actors() {
 void node::start_workers() {
   if (options_.worker_namespaces.empty())
     return;
-  std::shared_ptr<const actors::handler_registry> registry = actors::make_builtin_registry();
+  actors::builtin_options handler_options;
+  handler_options.max_command_output_bytes = static_cast<std::size_t>(cfg_.queues.max_message_bytes);
+  std::shared_ptr<const actors::handler_registry> registry =
+    actors::make_builtin_registry(handler_options);
   for (const auto& ns : options_.worker_namespaces) {
     actors::worker_options wo;
     wo.database_url = cfg_.database.url;
@@ -189,6 +194,7 @@ void node::start_workers() {
     wo.step_results_queue = cfg_.queues.names.step_results;
     wo.namespace_suffix = cfg_.queues.names.namespace_suffix;
     wo.poll_interval = std::chrono::milliseconds{cfg_.queues.poll_interval_ms};
+    wo.max_message_bytes = static_cast<std::size_t>(cfg_.queues.max_message_bytes);
     workers_.push_back(actors::spawn_worker_group(*sys_, wo, registry));
     spdlog::info("worker group for namespace {}: {} workers", ns, wo.concurrency);
   }

@@ -245,3 +245,40 @@ TEST_CASE("a node drained through its inspector stops running and is marked stop
   REQUIRE(row);
   CHECK(row->status == resources::node_status::stopped);
 }
+
+TEST_CASE("a started node deletes archived messages older than queues.archive_retention_days and "
+          "keeps the rest") {
+  tasker::testing::scratch_db db;
+  {
+    auto conn = db.connect();
+    pqxx::work tx{conn};
+    for (const char* queue : {"old_and_new", "recent_only"}) {
+      messaging::queue_client::create_queue(tx, queue);
+      auto sent = messaging::queue_client::send_batch(
+        tx, queue, {nlohmann::json{{"i", 0}}, nlohmann::json{{"i", 1}}});
+      messaging::queue_client::archive(tx, queue, sent, "test");
+    }
+    // Of old_and_new, message 1 was archived 10 days ago; recent_only's 3 days ago.
+    tx.exec0("UPDATE tasker_mq.a_old_and_new SET archived_at = now() - interval '10 days'"
+             " WHERE msg_id = 1");
+    tx.exec0("UPDATE tasker_mq.a_recent_only SET archived_at = now() - interval '3 days'");
+    tx.commit();
+  }
+  auto archived = [&](const char* queue) {
+    auto conn = db.connect();
+    pqxx::work tx{conn};
+    return tx.exec1(std::string{"SELECT count(*) FROM tasker_mq.a_"} + queue)[0].as<int>();
+  };
+  auto cfg = test_config(db.url());
+  cfg.queues.archive_retention_days = 7;
+  node::node_options opts;
+  opts.node_id = "purging-node";
+  node::node n{cfg, opts};
+  REQUIRE(exit_code_of_start(n) == 0);
+  CHECK(eventually([&] { return archived("old_and_new") == 1; }));
+  n.stop();
+  auto conn = db.connect();
+  pqxx::work tx{conn};
+  CHECK(tx.exec1("SELECT msg_id FROM tasker_mq.a_old_and_new")[0].as<int>() == 2);
+  CHECK(archived("recent_only") == 2);
+}

@@ -20,8 +20,10 @@ handler_result fail(const messaging::step_message& step);
 /// `command`: runs `inputs.program` with `inputs.args` (no shell), the step
 /// message JSON on its stdin; its stdout JSON is the result. A non-zero exit
 /// fails with the (trimmed, bounded) stderr; after the step's timeout_seconds
-/// the program is killed and the attempt fails.
-handler_result command(const messaging::step_message& step);
+/// the program is killed and the attempt fails. Stdout over
+/// `max_stdout_bytes` (queues.max_message_bytes) is a non-retryable failure.
+handler_result command(const messaging::step_message& step,
+                       std::size_t max_stdout_bytes = messaging::default_max_message_bytes);
 
 /// The `http` handler for the given allow-list: POSTs the step message JSON
 /// to `inputs.url` (loopback hosts and `allowed_hosts` only); a 2xx JSON body

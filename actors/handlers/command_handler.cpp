@@ -22,8 +22,6 @@ namespace tasker::actors::handlers {
 
 namespace {
 
-/// Output beyond this makes the attempt fail: results must fit in a message.
-constexpr std::size_t max_stdout_bytes = messaging::default_max_message_bytes;
 /// Only the tail of stderr is kept; the error message quotes at most this much.
 constexpr std::size_t max_stderr_bytes = 2048;
 
@@ -78,7 +76,7 @@ struct spawn_outcome {
 
 } // namespace
 
-handler_result command(const messaging::step_message& step) {
+handler_result command(const messaging::step_message& step, std::size_t max_stdout_bytes) {
   const auto& in = step.inputs;
   if (!in.is_object() || !in.contains("program") || !in["program"].is_string()
       || in["program"].get<std::string>().empty())

@@ -42,7 +42,10 @@ std::shared_ptr<handler_registry> make_builtin_registry(const builtin_options& o
   reg->register_handler("noop", handlers::noop);
   reg->register_handler("sleep", handlers::sleep);
   reg->register_handler("fail", handlers::fail);
-  reg->register_handler("command", handlers::command);
+  reg->register_handler("command", [max = options.max_command_output_bytes](
+                                       const messaging::step_message& step) {
+    return handlers::command(step, max);
+  });
   reg->register_handler("http", handlers::make_http_handler(options.allowed_http_hosts));
   return reg;
 }

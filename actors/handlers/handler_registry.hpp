@@ -62,6 +62,9 @@ struct builtin_options {
   /// Hosts the `http` handler may call besides loopback (127.0.0.0/8,
   /// localhost, ::1); exact, case-insensitive host names or IP literals.
   std::vector<std::string> allowed_http_hosts;
+  /// Stdout beyond this makes a `command` step fail: its result must fit in a
+  /// message (queues.max_message_bytes).
+  std::size_t max_command_output_bytes = messaging::default_max_message_bytes;
 };
 
 /// A registry with the built-ins (noop, sleep, fail, command, http) registered;

@@ -123,6 +123,15 @@ TEST_CASE("command fails with the exit status and stderr of a failing program") 
   CHECK(ls.error_message.find("/no/such/dir") != std::string::npos);
 }
 
+TEST_CASE("command stdout over the given limit is a non-retryable failure naming the limit") {
+  // cat echoes the step message, well over 16 bytes.
+  auto r = handlers::command(step_with({{"program", "cat"}}), 16);
+  CHECK_FALSE(r.success);
+  CHECK_FALSE(r.retryable);
+  CHECK(r.error_message == "command 'cat' wrote more than 16 bytes to stdout");
+  CHECK(handlers::command(step_with({{"program", "cat"}}), 4096).success);
+}
+
 TEST_CASE("command kills a program that outlives the step timeout") {
   auto step = step_with({{"program", "sleep"}, {"args", {"30"}}});
   step.timeout_seconds = 1;

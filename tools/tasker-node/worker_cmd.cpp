@@ -44,12 +44,14 @@ int run_worker(const worker_flags& flags, const config::cli_config_options& cfg_
   opts.step_results_queue = cfg.queues.names.step_results;
   opts.namespace_suffix = cfg.queues.names.namespace_suffix;
   opts.poll_interval = std::chrono::milliseconds{cfg.queues.poll_interval_ms};
+  opts.max_message_bytes = static_cast<std::size_t>(cfg.queues.max_message_bytes);
   if (opts.database_url.empty()) {
     std::cerr << "tasker-node worker: no database: pass --database-url or set "
                  "TASKER_DATABASE_URL\n";
     return 2;
   }
-  auto handlers = actors::make_builtin_registry({flags.allowed_http_hosts});
+  auto handlers = actors::make_builtin_registry(
+    {flags.allowed_http_hosts, static_cast<std::size_t>(cfg.queues.max_message_bytes)});
 
   std::signal(SIGINT, on_stop_signal);
   std::signal(SIGTERM, on_stop_signal);
