@@ -227,15 +227,16 @@ caf::expected<caf::actor> connect_inspector(caf::actor_system& sys, const std::s
                                             std::uint16_t port, inspector_transport transport,
                                             caf::timespan connect_timeout) {
   bool tls = transport == inspector_transport::tls;
+  auto where = host + ":" + std::to_string(port);
   caf::io::middleman_actor mm;
   if (tls) {
     if (auto err = check_tls_system(sys))
-      return err;
+      return tls_failure("cannot use TLS for the inspector at " + where + ": "
+                         + inspector_error_text(err));
     mm = sys.openssl_manager().actor_handle();
   } else {
     mm = sys.middleman().actor_handle();
   }
-  auto where = host + ":" + std::to_string(port);
   auto wait = std::to_string(
     std::chrono::duration_cast<std::chrono::duration<double>>(connect_timeout).count());
   wait.erase(wait.find_last_not_of('0') + 1);
@@ -258,39 +259,47 @@ caf::expected<caf::actor> connect_inspector(caf::actor_system& sys, const std::s
           out = caf::actor_cast<caf::actor>(std::move(ptr));
       },
       [&](caf::error& err) {
-        if (err == caf::sec::request_timeout)
-          out = caf::make_error(
-            caf::sec::request_timeout,
-            "no " + std::string{tls ? "TLS " : ""} + "handshake from the inspector at " + where
-              + " within " + wait + " s"
-              + (tls ? ": the node may serve it without TLS (telemetry.inspector.tls.enabled "
-                       "is false there)"
-                     : ": the node may serve it over TLS (telemetry.inspector.tls.enabled), "
-                       "which needs a TLS client"));
-        else if (err == caf::sec::cannot_connect_to_node && !tls)
-          out = caf::make_error(caf::sec::cannot_connect_to_node,
-                                "cannot connect to the inspector at " + where + " ("
-                                  + sys.render(err) + ")");
-        else if (err == caf::sec::disconnect_during_handshake && !tls)
+        if (tls) {
+          // The code a failed TLS connection brings depends on timing: when
+          // the peer's first bytes (a plain node's own handshake) are already
+          // there for CAF's first SSL_connect, the session is never created
+          // and CAF reports cannot_connect_to_node, as for a refused TCP
+          // connection; when they come later, disconnect_during_handshake.
+          // Every failure therefore gets a sentence that names TLS and the
+          // endpoint, whatever the code.
+          if (err == caf::sec::request_timeout)
+            out = caf::make_error(
+              caf::sec::request_timeout,
+              "no TLS handshake from the inspector at " + where + " within " + wait
+                + " s: the node may serve it without TLS (telemetry.inspector.tls.enabled "
+                  "is false there)");
+          else
+            out = caf::make_error(
+              err == caf::sec::disconnect_during_handshake
+                ? caf::sec::disconnect_during_handshake
+                : caf::sec::cannot_connect_to_node,
+              "the TLS connection to the inspector at " + where + " failed (" + sys.render(err)
+                + "): the node must be running, serve the inspector over TLS, present a "
+                  "certificate signed by a CA in this end's CA file or directory, and trust "
+                  "this end's certificate");
+        } else if (err == caf::sec::request_timeout) {
+          out = caf::make_error(caf::sec::request_timeout,
+                                "no handshake from the inspector at " + where + " within "
+                                  + wait
+                                  + " s: the node may serve it over TLS "
+                                    "(telemetry.inspector.tls.enabled), which needs a TLS "
+                                    "client");
+        } else if (err == caf::sec::disconnect_during_handshake) {
           out = caf::make_error(
             caf::sec::disconnect_during_handshake,
             "the inspector at " + where + " closed the connection during the handshake: the "
             "node may serve it over TLS (telemetry.inspector.tls.enabled), which needs a TLS "
             "client");
-        else if (tls)
-          // CAF reports a refused TCP connection and a failed TLS handshake
-          // alike (cannot_connect_to_node), so the sentence covers both.
-          out = caf::make_error(
-            err == caf::sec::disconnect_during_handshake ? caf::sec::disconnect_during_handshake
-                                                         : caf::sec::cannot_connect_to_node,
-            "the TLS connection to the inspector at " + where + " failed (" + sys.render(err)
-              + "): the node must be running, serve the inspector over TLS, present a "
-                "certificate signed by a CA in this end's CA file or directory, and trust this "
-                "end's certificate");
-        else
+        } else {
           out = caf::make_error(caf::sec::cannot_connect_to_node,
                                 "cannot connect to the inspector at " + where + " ("
                                   + sys.render(err) + ")");
+        }
       });
   return out;
 }
