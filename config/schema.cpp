@@ -71,6 +71,8 @@ std::vector<field> build() {
          [](C& c) -> value_ref { return &c.coordinator.auto_scaling_enabled; });
   b.add("executor_pools.coordinator.target_utilization", 0.05, 1.0,
         [](C& c) -> value_ref { return &c.coordinator.target_utilization; });
+  b.add("executor_pools.coordinator.scale_up_cpu_ceiling", 0.1, 1.0,
+        [](C& c) -> value_ref { return &c.coordinator.scale_up_cpu_ceiling; });
   b.add("executor_pools.coordinator.scaling_interval_seconds", 1, 3600,
         [](C& c) -> value_ref { return &c.coordinator.scaling_interval_seconds; });
   b.add("executor_pools.coordinator.health_check_interval_seconds", 1, 3600,

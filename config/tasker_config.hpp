@@ -48,6 +48,7 @@ struct orchestration_config {
 struct coordinator_config {
   bool auto_scaling_enabled = true;        ///< let the coordinator resize pools
   double target_utilization = 0.75;        ///< busy-time fraction the scaler aims for
+  double scale_up_cpu_ceiling = 0.9;       ///< host CPU busy fraction above which pools do not grow
   int scaling_interval_seconds = 30;       ///< time between scaling decisions
   int health_check_interval_seconds = 10;  ///< time between health ticks
   int scaling_cooldown_seconds = 60;       ///< minimum time between two resizes of a pool

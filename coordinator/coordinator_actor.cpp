@@ -110,6 +110,9 @@ void scaling_tick(coordinator_ptr self) {
   auto elapsed = to_seconds(now - st.last_scaling_tick);
   st.last_scaling_tick = now;
   std::vector<scale_request> ups;
+  std::optional<double> host_cpu;
+  if (st.options.auto_scaling && st.options.host_cpu)
+    host_cpu = st.options.host_cpu();
   for (auto& [name, pool] : st.pools) {
     pool.window.prune(now);
     auto throughput = elapsed > 0 ? static_cast<double>(pool.items - pool.items_at_last_tick)
@@ -125,7 +128,11 @@ void scaling_tick(coordinator_ptr self) {
     load.utilization = pool.window.utilization(now);
     load.queue_depth = static_cast<std::size_t>(std::max<std::int64_t>(pool.queue_depth, 0));
     load.throughput_per_second = throughput;
+    load.host_cpu = host_cpu;
     auto decision = st.scaling.evaluate(name, load, now);
+    if (decision.held_by_cpu && !pool.cpu_held)
+      log_event(self, "scale_up_held", name, decision.reason);
+    pool.cpu_held = decision.held_by_cpu;
     if (decision.action == scaling_action::up) {
       ups.push_back(scale_request{name, pool.target, decision.count,
                                   pool.spec.options.resource_weight});

@@ -40,6 +40,7 @@
 #include <caf/stateful_actor.hpp>
 
 #include <deque>
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
@@ -69,6 +70,10 @@ struct coordinator_options {
   caf::timespan utilization_window{std::chrono::seconds{60}};
   /// Whether the scaling tick acts at all.
   bool auto_scaling = true;
+  /// The host's CPU busy fraction since the previous call, read once per
+  /// scaling tick; empty or returning nothing: scale-ups are not checked
+  /// against the CPU (scaling_settings::scale_up_cpu_ceiling).
+  std::function<std::optional<double>()> host_cpu;
   /// Scaling thresholds, cooldown and hysteresis.
   scaling_settings scaling;
   /// Heartbeat staleness thresholds.
@@ -116,6 +121,9 @@ struct pool_record {
   std::uint64_t scale_ups = 0;
   std::uint64_t scale_downs = 0;
   std::uint64_t refused_scale_ups = 0;
+  /// The last scaling tick held a scale-up for a saturated CPU (the event is
+  /// logged when this turns true, not at every tick).
+  bool cpu_held = false;
   /// Sized by an operator: the scaling tick skips it.
   bool manual = false;
   /// Paused by an operator: its executors take no batches.

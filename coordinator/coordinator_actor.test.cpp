@@ -200,6 +200,35 @@ TEST_CASE_FIXTURE(coordinator_fixture, "sustained high utilization scales up, id
   CHECK(state().pools.at("step_enqueuer").scale_downs >= 1);
 }
 
+TEST_CASE_FIXTURE(coordinator_fixture, "a saturated host CPU holds scale-ups and says so once") {
+  auto cpu = std::make_shared<std::optional<double>>(0.97);
+  auto o = options();
+  o.host_cpu = [cpu] { return *cpu; };
+  o.pools.push_back(probe_pool("step_enqueuer", 1, 3));
+  start(o);
+  auto held_events = [&] {
+    auto& events = state().events;
+    return std::count_if(events.begin(), events.end(),
+                         [](const runtime_event& e) { return e.kind == "scale_up_held"; });
+  };
+  for (int i = 0; i < 6; ++i) {
+    report_load("step_enqueuer", 950ms);
+    tick();
+  }
+  CHECK(live("step_enqueuer") == 1);
+  CHECK(state().pools.at("step_enqueuer").scale_ups == 0);
+  CHECK(held_events() == 1);
+  CHECK(state().events.back().detail.find("host CPU 97%") != std::string::npos);
+  // The cores free up: the pool grows after the usual hysteresis.
+  *cpu = 0.4;
+  for (int i = 0; i < 3; ++i) {
+    report_load("step_enqueuer", 950ms);
+    tick();
+  }
+  CHECK(live("step_enqueuer") > 1);
+  CHECK(held_events() == 1);
+}
+
 TEST_CASE_FIXTURE(coordinator_fixture, "cooldown and hysteresis prevent oscillation under a "
                                        "load that alternates") {
   auto o = options();

@@ -78,6 +78,18 @@ scaling_policy::classification scaling_policy::classify(const pool_load& load) c
   const bool backlog = load.queue_depth > 0 && depth > drainable;
   const bool hot = target > 0.0 && util > target * scale_up_band;
 
+  if ((hot || backlog) && load.current < load.max && load.host_cpu
+      && settings_.scale_up_cpu_ceiling < 1.0 && *load.host_cpu >= settings_.scale_up_cpu_ceiling) {
+    const auto pressure_text = hot ? format_text("utilization %.2f", util)
+                                   : format_text("backlog of %zu", load.queue_depth);
+    return {pressure::normal,
+            format_text("%s, but host CPU %.0f%% is at or above the %.0f%% ceiling: another "
+                        "executor would compete for saturated cores",
+                        pressure_text.c_str(), *load.host_cpu * 100.0,
+                        settings_.scale_up_cpu_ceiling * 100.0),
+            1.0, true};
+  }
+
   if ((hot || backlog) && load.current < load.max) {
     double factor = target > 0.0 ? util / target : max_scale_factor;
     // A backlog with nothing draining it is as urgent as load gets.
@@ -139,7 +151,7 @@ scaling_decision scaling_policy::evaluate(std::string_view pool, const pool_load
     history.streak = 1;
   }
   if (seen.kind == pressure::normal)
-    return {scaling_action::none, 0, std::move(seen.why)};
+    return {scaling_action::none, 0, std::move(seen.why), seen.held_by_cpu};
 
   if (history.acted && now - history.last_action < settings_.cooldown) {
     const double remaining = to_seconds(settings_.cooldown - (now - history.last_action));

@@ -7,6 +7,7 @@
 #include <chrono>
 #include <cstddef>
 #include <map>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -32,6 +33,9 @@ struct pool_load {
   std::size_t queue_depth = 0;
   /// Items the whole pool completed per second over the recent window.
   double throughput_per_second = 0.0;
+  /// Busy fraction of the host's CPUs (all processes, all cores) since the
+  /// previous tick, 0..1; nothing when it cannot be measured.
+  std::optional<double> host_cpu;
 };
 
 /// The outcome of one evaluation: the action, how many executors, and why.
@@ -42,6 +46,9 @@ struct scaling_decision {
   std::size_t count = 0;
   /// Human-readable explanation, also given when nothing happens.
   std::string reason;
+  /// The pool is under high load but was not grown because the host's CPUs
+  /// are saturated (see scaling_settings::scale_up_cpu_ceiling).
+  bool held_by_cpu = false;
 };
 
 /// Tuning shared by every pool the policy evaluates.
@@ -56,6 +63,11 @@ struct scaling_settings {
   std::size_t required_consecutive = 2;
   /// A backlog the pool cannot drain within this many intervals is high load.
   std::size_t backlog_intervals = 2;
+  /// Host CPU busy fraction at or above which no pool is grown: when the
+  /// cores are saturated (often by the database on the same host) another
+  /// executor only adds polling and lock waits that compete for them, and
+  /// throughput falls. 1.0 turns the check off.
+  double scale_up_cpu_ceiling = 0.9;
 };
 
 /// The seed's stateless utilization rule: no queue, cooldown or hysteresis.
@@ -66,6 +78,10 @@ struct scaling_settings {
 scaling_decision utilization_rule(const pool_load& load, double target_utilization);
 
 /// Stateful scaling policy tracking cooldown and hysteresis per pool.
+///
+/// High load (utilization above target × 1.2, or a backlog the pool cannot
+/// drain in `backlog_intervals`) grows a pool only while the host CPU is below
+/// `scale_up_cpu_ceiling`; otherwise the decision is none with `held_by_cpu`.
 ///
 /// A returned up/down decision is taken as applied: it starts the pool's
 /// cooldown and resets its hysteresis count. A pool outside [min, max] (for
@@ -105,6 +121,7 @@ private:
     pressure kind = pressure::normal;
     std::string why;
     double scale_factor = 1.0;
+    bool held_by_cpu = false;
   };
 
   classification classify(const pool_load& load) const;

@@ -23,7 +23,7 @@ scaling_settings fast_settings() {
 
 pool_load load_of(std::size_t current, double utilization, std::size_t queue = 0,
                   double throughput = 0.0) {
-  return pool_load{current, 2, 10, utilization, queue, throughput};
+  return pool_load{current, 2, 10, utilization, queue, throughput, std::nullopt};
 }
 
 // Applies decisions to a pool count the way a pool supervisor would.
@@ -187,4 +187,47 @@ TEST_CASE("scaling actions have readable names") {
   CHECK(to_string(scaling_action::up) == "up");
   CHECK(to_string(scaling_action::down) == "down");
   CHECK(to_string(scaling_action::none) == "none");
+}
+
+TEST_CASE("a saturated host CPU holds scale-ups but not scale-downs") {
+  scaling_policy policy{fast_settings()};
+  auto busy = load_of(4, 1.0);
+  busy.host_cpu = 0.95;
+  for (int i = 0; i < 4; ++i) {
+    auto d = policy.evaluate("claimer", busy, t0 + i * 10s);
+    CHECK(d.action == scaling_action::none);
+    CHECK(d.held_by_cpu);
+    CHECK(d.reason.find("host CPU 95%") != std::string::npos);
+  }
+  // A backlog is held the same way.
+  auto backlog = load_of(4, 0.5, 10000, 10.0);
+  backlog.host_cpu = 0.9;
+  auto held = policy.evaluate("claimer", backlog, t0 + 40s);
+  CHECK(held.held_by_cpu);
+  CHECK(held.reason.find("backlog of 10000") != std::string::npos);
+  // Once the cores have room the hysteresis starts afresh: two evaluations.
+  busy.host_cpu = 0.5;
+  CHECK(policy.evaluate("claimer", busy, t0 + 50s).action == scaling_action::none);
+  auto up = policy.evaluate("claimer", busy, t0 + 60s);
+  CHECK(up.action == scaling_action::up);
+  CHECK_FALSE(up.held_by_cpu);
+  // Idle pools still shrink on a busy host.
+  auto idle = load_of(8, 0.05);
+  idle.host_cpu = 1.0;
+  policy.evaluate("enqueuer", idle, t0);
+  CHECK(policy.evaluate("enqueuer", idle, t0 + 10s).action == scaling_action::down);
+}
+
+TEST_CASE("the CPU check is off at a ceiling of 1.0 or when the host CPU is unknown") {
+  auto settings = fast_settings();
+  settings.scale_up_cpu_ceiling = 1.0;
+  scaling_policy off{settings};
+  auto busy = load_of(4, 1.0);
+  busy.host_cpu = 1.0;
+  off.evaluate("claimer", busy, t0);
+  CHECK(off.evaluate("claimer", busy, t0 + 10s).action == scaling_action::up);
+  scaling_policy unknown{fast_settings()};
+  auto unmeasured = load_of(4, 1.0);
+  unknown.evaluate("claimer", unmeasured, t0);
+  CHECK(unknown.evaluate("claimer", unmeasured, t0 + 10s).action == scaling_action::up);
 }

@@ -2,9 +2,11 @@
 
 #include "actors/executor.hpp"
 #include "actors/processors/processors.hpp"
+#include "observability/cpu_sampler.hpp"
 
 #include <algorithm>
 #include <chrono>
+#include <memory>
 
 namespace tasker::node {
 
@@ -86,6 +88,10 @@ coordinator::coordinator_options make_coordinator_options(const config::tasker_c
   out.utilization_window = seconds{2 * std::max(co.scaling_interval_seconds, 1)};
   out.auto_scaling = co.auto_scaling_enabled;
   out.scaling.target_utilization = co.target_utilization;
+  out.scaling.scale_up_cpu_ceiling = co.scale_up_cpu_ceiling;
+  out.host_cpu = [sampler = std::make_shared<observability::host_cpu_sampler>()] {
+    return sampler->utilization();
+  };
   out.scaling.scaling_interval = seconds{co.scaling_interval_seconds};
   out.scaling.cooldown = seconds{co.scaling_cooldown_seconds};
   if (!cfg.pools.empty())

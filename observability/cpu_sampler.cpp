@@ -106,4 +106,54 @@ double cpu_sampler::utilization() {
   return last_value_;
 }
 
+std::optional<host_cpu_ticks> parse_host_cpu_ticks(std::string_view proc_stat) {
+  // The first line: "cpu  user nice system idle iowait irq softirq steal ...".
+  if (proc_stat.substr(0, 4) != "cpu ")
+    return std::nullopt;
+  auto line = proc_stat.substr(4, proc_stat.find('\n') - 4);
+  std::uint64_t fields[8] = {};
+  std::size_t pos = 0;
+  for (auto& field : fields) {
+    while (pos < line.size() && line[pos] == ' ')
+      ++pos;
+    auto [ptr, ec] = std::from_chars(line.data() + pos, line.data() + line.size(), field);
+    if (ec != std::errc{} || ptr == line.data() + pos)
+      return std::nullopt;
+    pos = static_cast<std::size_t>(ptr - line.data());
+  }
+  host_cpu_ticks out;
+  for (auto field : fields)
+    out.total += field;
+  out.busy = out.total - fields[3] - fields[4];
+  return out;
+}
+
+host_cpu_sampler::host_cpu_sampler(std::filesystem::path stat_file)
+    : stat_file_(std::move(stat_file)) {
+  last_ = read();
+}
+
+std::optional<host_cpu_ticks> host_cpu_sampler::read() const {
+  std::ifstream in{stat_file_};
+  if (!in)
+    return std::nullopt;
+  std::string line;
+  std::getline(in, line);
+  return parse_host_cpu_ticks(line);
+}
+
+std::optional<double> host_cpu_sampler::utilization() {
+  std::lock_guard<std::mutex> guard{mtx_};
+  auto now = read();
+  if (!now)
+    return std::nullopt;
+  std::optional<double> out;
+  if (last_ && now->total > last_->total && now->busy >= last_->busy)
+    out = std::clamp(static_cast<double>(now->busy - last_->busy)
+                       / static_cast<double>(now->total - last_->total),
+                     0.0, 1.0);
+  last_ = now;
+  return out;
+}
+
 } // namespace tasker::observability

@@ -1,5 +1,6 @@
 #pragma once
-/// CPU use of this process per core, from /proc/self/stat deltas over time.
+/// CPU use of this process per core, from /proc/self/stat deltas over time,
+/// and of the whole host, from /proc/stat.
 
 #include <chrono>
 #include <cstdint>
@@ -59,6 +60,37 @@ private:
   std::optional<std::uint64_t> last_ticks_;
   std::chrono::steady_clock::time_point last_at_;
   double last_value_ = 0.0;
+};
+
+/// Busy and total clock ticks of all CPUs together.
+struct host_cpu_ticks {
+  std::uint64_t busy = 0;
+  std::uint64_t total = 0;
+};
+
+/// The aggregate "cpu" line of /proc/stat: total is the sum of user, nice,
+/// system, idle, iowait, irq, softirq and steal; busy is total minus idle and
+/// iowait. Nothing when the line is missing or malformed.
+std::optional<host_cpu_ticks> parse_host_cpu_ticks(std::string_view proc_stat);
+
+/// Samples the host's CPUs (every process, every core) and reports the busy
+/// fraction between samples. Thread-safe. Feeds the scaler's check that does
+/// not add executors to saturated cores.
+class host_cpu_sampler {
+public:
+  /// Takes the first sample now.
+  explicit host_cpu_sampler(std::filesystem::path stat_file = "/proc/stat");
+
+  /// Busy fraction in [0, 1] since the previous call (or construction);
+  /// nothing when the file cannot be read or no tick passed in between.
+  std::optional<double> utilization();
+
+private:
+  std::optional<host_cpu_ticks> read() const;
+
+  std::filesystem::path stat_file_;
+  std::mutex mtx_;
+  std::optional<host_cpu_ticks> last_;
 };
 
 } // namespace tasker::observability

@@ -2,8 +2,13 @@
 
 #include <doctest/doctest.h>
 
+#include <unistd.h>
+
 #include <atomic>
 #include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <string>
 #include <thread>
 
 using namespace tasker::observability;
@@ -59,4 +64,37 @@ TEST_CASE("resident memory is the second statm field times the page size") {
   CHECK_FALSE(tasker::observability::parse_resident_bytes("2500 x", 4096));
   // This process is running, so it has resident pages.
   CHECK(tasker::observability::resident_memory_bytes() > 0);
+}
+
+TEST_CASE("host cpu ticks come from the aggregate cpu line; idle and iowait are not busy") {
+  auto ticks = parse_host_cpu_ticks("cpu  100 5 50 800 40 3 2 0 0 0\ncpu0 50 2 25 400 20 1 1 0 0 0\n");
+  REQUIRE(ticks);
+  CHECK(ticks->total == 1000);
+  CHECK(ticks->busy == 160);
+  CHECK_FALSE(parse_host_cpu_ticks("cpu0 1 2 3 4 5 6 7 8"));
+  CHECK_FALSE(parse_host_cpu_ticks("cpu  1 2 3"));
+  CHECK_FALSE(parse_host_cpu_ticks("cpu  1 2 x 4 5 6 7 8"));
+}
+
+TEST_CASE("the host sampler reports the busy share of the ticks between two samples") {
+  auto file = std::filesystem::temp_directory_path()
+              / ("tasker_host_stat_" + std::to_string(::getpid()));
+  auto write = [&](const char* text) { std::ofstream{file} << text; };
+  write("cpu  100 0 100 800 0 0 0 0 0 0\n");
+  host_cpu_sampler sampler{file};
+  CHECK_FALSE(sampler.utilization()); // no tick passed
+  write("cpu  190 0 100 810 0 0 0 0 0 0\n"); // 90 busy of 100
+  auto busy = sampler.utilization();
+  REQUIRE(busy);
+  CHECK(*busy == doctest::Approx(0.9));
+  write("cpu  200 0 100 900 0 0 0 0 0 0\n"); // 10 busy of 100
+  CHECK(*sampler.utilization() == doctest::Approx(0.1));
+  std::filesystem::remove(file);
+  CHECK_FALSE(sampler.utilization());
+  host_cpu_sampler real;
+  std::this_thread::sleep_for(std::chrono::milliseconds{50});
+  if (auto u = real.utilization()) {
+    CHECK(*u >= 0.0);
+    CHECK(*u <= 1.0);
+  }
 }
