@@ -1,6 +1,7 @@
 #include "actors/worker_loop.hpp"
 
 #include "messaging/identifier.hpp"
+#include "resources/session.hpp"
 #include "resources/store_error.hpp"
 #include "resources/store_states.hpp"
 
@@ -40,6 +41,7 @@ step_worker::step_worker(worker_options opts, std::shared_ptr<const handler_regi
     work_(opts_.database_url),
     listen_conn_(opts_.database_url) {
   messaging::validated_identifier("step results queue", opts_.step_results_queue);
+  resources::apply_session_settings(work_);
   listener_ = std::make_unique<messaging::queue_listener>(listen_conn_, queue_);
 }
 
@@ -141,12 +143,16 @@ std::vector<step_worker::claimed_step> step_worker::claim_batch() {
     // Steps of a batch run one after another: message i stays hidden until
     // every step up to it could have timed out.
     long long cumulative = 0;
+    std::vector<std::int64_t> ids;
+    std::vector<int> vts;
     for (const auto& c : claimed) {
       cumulative += c.step.timeout_seconds + visibility_margin_seconds;
-      if (cumulative > read_vt)
-        queue_client::set_vt(tx, queue_, c.msg_id,
-                             static_cast<int>(std::min<long long>(cumulative, 1 << 30)));
+      if (cumulative > read_vt) {
+        ids.push_back(c.msg_id);
+        vts.push_back(static_cast<int>(std::min<long long>(cumulative, 1 << 30)));
+      }
     }
+    queue_client::set_vt(tx, queue_, ids, vts);
   }
   tx.commit();
   counters_->archived += invalid.size();
@@ -203,9 +209,9 @@ void step_worker::post_results(std::vector<finished_step>& finished) {
     nlohmann::json body;
     try {
       body = result.to_json();
-      if (body.dump().size() > messaging::default_max_message_bytes)
-        throw std::length_error("the result exceeds "
-                                + std::to_string(messaging::default_max_message_bytes) + " bytes");
+      if (body.dump().size() > opts_.max_message_bytes)
+        throw std::length_error("the result exceeds " + std::to_string(opts_.max_message_bytes)
+                                + " bytes");
     } catch (const std::exception& e) {
       result.status = messaging::step_status::failed;
       result.results = nullptr;

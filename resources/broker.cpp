@@ -1,5 +1,7 @@
 #include "resources/broker.hpp"
 
+#include "resources/session.hpp"
+
 #include <caf/all.hpp>
 
 #include <algorithm>
@@ -16,7 +18,9 @@ using broker_actor = caf::stateful_actor<broker_state>;
 // password, so it is safe to pass on.
 caf::expected<shared_connection> open_one(const std::string& url) {
   try {
-    return std::make_shared<pqxx::connection>(url);
+    auto conn = std::make_shared<pqxx::connection>(url);
+    apply_session_settings(*conn);
+    return conn;
   } catch (const std::exception& e) {
     return make_error(errc::connect_failed,
                       std::string{"cannot open a database connection: "} + e.what());

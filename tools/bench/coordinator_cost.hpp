@@ -4,7 +4,9 @@
 /// metrics once a second, in this process. CPU time of the whole process is
 /// measured over a window, once with the coordinator and once with the same
 /// executors heartbeating to a sink that ignores them; the difference is the
-/// coordinator's cost.
+/// coordinator's cost. The two phases alternate for several rounds and the
+/// median difference is reported, since one window's noise is as large as the
+/// cost being measured.
 
 #include <nlohmann/json.hpp>
 
@@ -12,8 +14,10 @@
 
 namespace tasker::bench {
 
-/// Runs both phases for `seconds` each after `warmup` seconds; JSON with
-/// cpu_percent_of_one_core for each phase and their difference.
-nlohmann::json run_coordinator_cost(std::size_t executors, double seconds, double warmup);
+/// Runs both phases for `seconds` each after `warmup` seconds, `rounds` times;
+/// JSON with the median CPU % of one core of each phase, the median of their
+/// differences and every round's difference.
+nlohmann::json run_coordinator_cost(std::size_t executors, double seconds, double warmup,
+                                    std::size_t rounds);
 
 } // namespace tasker::bench

@@ -33,6 +33,7 @@ struct sizes {
   std::vector<int> scaling_executors{1, 2, 4, 8};
   std::size_t coord_executors = 10000;
   double coord_seconds = 20;
+  std::size_t coord_rounds = 3;
 };
 
 void apply_quick(sizes& s) {
@@ -44,6 +45,7 @@ void apply_quick(sizes& s) {
   s.scaling_tasks = 1000;
   s.coord_executors = 2000;
   s.coord_seconds = 5;
+  s.coord_rounds = 1;
 }
 
 nlohmann::json machine() {
@@ -103,6 +105,8 @@ int main(int argc, char** argv) {
     ->delimiter(',');
   app.add_option("--coord-executors", sz.coord_executors, "heartbeating executors");
   app.add_option("--coord-seconds", sz.coord_seconds, "CPU measuring window per phase");
+  app.add_option("--coord-rounds", sz.coord_rounds,
+                 "alternating rounds of both phases; the median difference is reported");
   app.add_option("--node-binary", dep.node_binary, "the tasker-node to run");
   app.add_option("--workers", dep.worker_processes, "tasker-node worker processes");
   app.add_option("--worker-concurrency", dep.worker_concurrency, "worker actors per process");
@@ -134,6 +138,8 @@ int main(int argc, char** argv) {
       sz.coord_executors = q.coord_executors;
     if (!given("--coord-seconds"))
       sz.coord_seconds = q.coord_seconds;
+    if (!given("--coord-rounds"))
+      sz.coord_rounds = q.coord_rounds;
   }
   if (sz.naive_tasks == 0)
     sz.naive_tasks = sz.tasks;
@@ -184,7 +190,7 @@ int main(int argc, char** argv) {
   }
   if (want.count("coordinator"))
     scenario(results, "coordinator_cost", [&] {
-      return run_coordinator_cost(sz.coord_executors, sz.coord_seconds, 3.0);
+      return run_coordinator_cost(sz.coord_executors, sz.coord_seconds, 3.0, sz.coord_rounds);
     });
   print_table(results, std::cout);
   std::ofstream{out_file} << results.dump(2) << '\n';

@@ -2,17 +2,19 @@
 
 #include "messaging/queue_client.hpp"
 #include "messaging/wire.hpp"
-#include "tools/bench/process.hpp"
 #include "tools/bench/stats.hpp"
+#include "tools/common/child_process.hpp"
 
 #include <chrono>
 #include <cstdio>
 #include <iostream>
+#include <map>
 #include <memory>
 #include <regex>
 #include <sstream>
 #include <stdexcept>
 #include <thread>
+#include <utility>
 
 namespace tasker::bench {
 
@@ -23,14 +25,18 @@ namespace {
 constexpr const char* node_app = "tasker_bench_node";
 constexpr const char* worker_app = "tasker_bench_worker";
 
+using tools::child_process;
+/// Node and worker processes get this process's environment as it is.
+const std::map<std::string, std::string> no_extra_env;
+
 double epoch_seconds(std::chrono::system_clock::time_point t) {
   return std::chrono::duration<double>(t.time_since_epoch()).count();
 }
 
 /// The node and worker processes of one scenario; stopped on destruction.
 struct processes {
-  std::vector<std::unique_ptr<process>> workers;
-  std::unique_ptr<process> node;
+  std::vector<std::unique_ptr<child_process>> workers;
+  std::unique_ptr<child_process> node;
 
   double worker_cpu() const {
     double sum = 0;
@@ -62,7 +68,7 @@ void start_workers(processes& ps, const deployment& dep, const std::string& db,
     args.insert(args.end(), {"--set", "telemetry.logging.level=info", "--set",
                              "telemetry.http.enabled=false"});
     auto log = dep.log_dir + "/" + label + "-worker-" + std::to_string(i) + ".log";
-    ps.workers.push_back(std::make_unique<process>(dep.node_binary, args, log));
+    ps.workers.push_back(std::make_unique<child_process>(dep.node_binary, args, no_extra_env, log));
     if (!ps.workers.back()->wait_for_output("worker: namespace", 60s))
       throw std::runtime_error("worker did not start; see " + log);
   }
@@ -78,14 +84,15 @@ void start_node(processes& ps, const deployment& dep, const node_setup& setup,
   if (setup.naive)
     args.push_back("--naive");
   auto log = dep.log_dir + "/" + setup.label + "-node.log";
-  ps.node = std::make_unique<process>(dep.node_binary, args, log);
+  ps.node = std::make_unique<child_process>(dep.node_binary, args, no_extra_env, log);
   if (!ps.node->wait_for_output("running", 120s))
     throw std::runtime_error("node did not start; see " + log + ":\n" + ps.node->output());
 }
 
 /// Log lines of the coordinator's scaling decisions (scale up / scale down).
 nlohmann::json scaling_lines(const std::string& log) {
-  static const std::regex pattern{R"(scal(e|ed|ing)[ _-]?(up|down))", std::regex::icase};
+  // "coordinator: scale_up <pool>: +1"; not scale_up_refused or scale_up_held.
+  static const std::regex pattern{R"(coordinator: scale_(up|down) )"};
   nlohmann::json lines = nlohmann::json::array();
   std::istringstream in{log};
   for (std::string line; std::getline(in, line);)
@@ -98,15 +105,25 @@ std::int64_t count_in_state(pqxx::connection& conn, const std::string& state) {
   return scalar(conn, "SELECT count(*) FROM tasks WHERE current_state = '" + state + "'");
 }
 
+/// Complete and errored tasks in one scan of the tasks table.
+std::pair<std::int64_t, std::int64_t> complete_and_failed(pqxx::connection& conn) {
+  pqxx::nontransaction tx{conn};
+  auto row = tx.exec1("SELECT count(*) FILTER (WHERE current_state = 'complete'),"
+                      " count(*) FILTER (WHERE current_state = 'error') FROM tasks");
+  return {row[0].as<std::int64_t>(), row[1].as<std::int64_t>()};
+}
+
 /// Polls until `expected` tasks are complete, printing progress; throws on
-/// errored tasks, a dead node or the timeout.
+/// errored tasks, a dead node or the timeout. The figures come from the
+/// transition history, so the poll only needs to be frequent enough to stop
+/// the run: twice a second keeps the observer's own queries out of the way.
 void wait_complete(pqxx::connection& conn, processes& ps, const deployment& dep,
                    const std::string& label, std::int64_t expected,
                    std::chrono::system_clock::time_point t0) {
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds{dep.timeout_seconds};
   auto next_print = std::chrono::steady_clock::now();
   while (true) {
-    auto done = count_in_state(conn, "complete");
+    auto [done, failed] = complete_and_failed(conn);
     auto now = std::chrono::steady_clock::now();
     if (done >= expected || now >= next_print) {
       double elapsed = std::chrono::duration<double>(std::chrono::system_clock::now() - t0).count();
@@ -118,14 +135,14 @@ void wait_complete(pqxx::connection& conn, processes& ps, const deployment& dep,
     }
     if (done >= expected)
       return;
-    if (auto failed = count_in_state(conn, "error"); failed > 0)
+    if (failed > 0)
       throw std::runtime_error(label + ": " + std::to_string(failed) + " tasks in error");
     if (!ps.node->running())
       throw std::runtime_error(label + ": the node exited:\n" + ps.node->output());
     if (now >= deadline)
       throw std::runtime_error(label + ": not complete after " +
                                std::to_string(dep.timeout_seconds) + " s");
-    std::this_thread::sleep_for(100ms);
+    std::this_thread::sleep_for(500ms);
   }
 }
 
