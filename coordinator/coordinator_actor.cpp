@@ -1,5 +1,7 @@
 #include "coordinator/coordinator_actor.hpp"
 
+#include "coordinator/detail/coordinator_internals.hpp"
+
 #include <spdlog/spdlog.h>
 
 #include <caf/all.hpp>
@@ -11,9 +13,7 @@ namespace tasker::coordinator {
 
 using namespace tasker::messaging;
 
-namespace {
-
-using coordinator_ptr = caf::stateful_actor<coordinator_state>*;
+namespace detail {
 
 caf::timespan as_timespan(caf::actor_clock::duration_type d) {
   return std::chrono::duration_cast<caf::timespan>(d);
@@ -257,75 +257,14 @@ void close_broker(coordinator_ptr self) {
       });
 }
 
-// -- operator control ---------------------------------------------------------
-
-pool_snapshot pool_view(coordinator_ptr self, const std::string& name) {
-  for (auto& ps : snapshot_of(self).pools)
-    if (ps.name == name)
-      return ps;
-  return {};
-}
-
-caf::error check_operable(coordinator_ptr self, const std::string& pool) {
-  if (self->state.shutting_down)
-    return make_error(errc::shutting_down, "the node is draining");
-  auto i = self->state.pools.find(pool);
-  if (i == self->state.pools.end())
-    return make_error(errc::unknown_pool, "no pool named '" + pool + "' on this node");
-  if (i->second.failed)
-    return make_error(errc::unknown_pool, "pool '" + pool + "' has failed");
-  return {};
-}
-
-caf::result<pool_snapshot> manual_scale(coordinator_ptr self, const pool_scale& req) {
-  if (auto err = check_operable(self, req.pool))
-    return err;
-  auto& st = self->state;
-  auto& pool = st.pools.at(req.pool);
-  if (req.automatic) {
-    pool.manual = false;
-    log_event(self, "auto_scaling", req.pool, "resumed by operator");
-    return pool_view(self, req.pool);
-  }
-  auto min = pool.spec.options.min;
-  auto max = pool.spec.options.max;
-  std::size_t size = req.size;
-  auto range = "[" + std::to_string(min) + ", " + std::to_string(max) + "]";
-  if (size < min || size > max)
-    return make_error(errc::out_of_range, "pool '" + req.pool + "': size "
-                                            + std::to_string(size) + " is outside " + range);
-  if (size > pool.target && size - pool.target > st.budget.remaining())
-    return make_error(errc::out_of_range,
-                      "pool '" + req.pool + "': " + std::to_string(size - pool.target)
-                        + " more executor(s) exceed the connection budget ("
-                        + std::to_string(st.budget.remaining()) + " left)");
-  if (size > pool.target)
-    self->send(pool.handle, scale_up{static_cast<std::uint32_t>(size - pool.target)});
-  else if (size < pool.target)
-    self->send(pool.handle, scale_down{static_cast<std::uint32_t>(pool.target - size)});
-  pool.target = size;
-  pool.manual = true;
-  st.budget.set_current(req.pool, size);
-  log_event(self, "manual_scale", req.pool, "size " + std::to_string(size) + ", auto-scaling off");
-  return pool_view(self, req.pool);
-}
-
-caf::result<pool_snapshot> pause_pool(coordinator_ptr self, const pool_pause& req) {
-  if (auto err = check_operable(self, req.pool))
-    return err;
-  auto& pool = self->state.pools.at(req.pool);
-  pool.paused = req.paused;
-  self->send(pool.handle, pause_batches{req.paused});
-  log_event(self, req.paused ? "pause" : "resume", req.pool, "by operator");
-  return pool_view(self, req.pool);
-}
-
 void pool_stopped(coordinator_ptr self) {
   if (--self->state.pools_stopping == 0)
     close_broker(self);
 }
 
-} // namespace
+} // namespace detail
+
+using namespace detail;
 
 caf::behavior coordinator_actor(coordinator_ptr self, coordinator_options options,
                                 caf::actor broker, caf::actor listener) {

@@ -82,6 +82,19 @@ void lock_result_tasks(pqxx::transaction_base& tx, const std::vector<std::string
   });
 }
 
+void defer_steps(pqxx::transaction_base& tx, const std::vector<std::string>& step_uuids,
+                 int seconds) {
+  if (step_uuids.empty())
+    return;
+  detail::translating([&] {
+    return tx.exec_params(
+        "UPDATE workflow_steps SET backoff_until = now() + make_interval(secs => $2::integer),"
+        " updated_at = now()"
+        " WHERE workflow_step_uuid = ANY ($1::uuid[]) AND current_state IN ('pending', 'error')",
+        detail::pg_array(step_uuids), seconds);
+  });
+}
+
 void settle_attention(pqxx::transaction_base& tx, const std::vector<std::string>& task_uuids) {
   if (task_uuids.empty())
     return;

@@ -66,6 +66,12 @@ std::vector<locked_task> lock_tasks_for_advance(pqxx::transaction_base& tx,
                                                 const std::vector<std::string>& task_uuids,
                                                 std::string_view node_id);
 
+/// Holds back the listed steps that are waiting to start (pending or error)
+/// for `seconds`: they stay startable but are not ready until then, so claims
+/// and enqueuers pass over them (one UPDATE of backoff_until).
+void defer_steps(pqxx::transaction_base& tx, const std::vector<std::string>& step_uuids,
+                 int seconds);
+
 /// Recomputes tasks.needs_attention of `task_uuids` (locked by the caller)
 /// after their ready steps were enqueued (tasker_settle_attention, 0007_attention.sql).
 void settle_attention(pqxx::transaction_base& tx, const std::vector<std::string>& task_uuids);

@@ -8,9 +8,12 @@
 #include "resources/store_execution.hpp"
 #include "resources/store_readiness.hpp"
 
+#include <spdlog/spdlog.h>
+
 #include <algorithm>
 #include <limits>
 #include <map>
+#include <set>
 
 namespace tasker::actors {
 
@@ -97,7 +100,8 @@ std::size_t dispatch_ready_steps(pqxx::transaction_base& tx,
   }
 
   std::map<std::string, std::vector<nlohmann::json>> per_queue;
-  std::vector<std::string> step_ids;
+  std::map<std::string, std::vector<std::string>> steps_per_queue;
+  std::map<std::string, std::string> task_of_step;
   for (auto& s : resources::ready_steps(tx, task_ids)) {
     messaging::step_message m;
     m.task_uuid = s.task_uuid;
@@ -113,12 +117,38 @@ std::size_t dispatch_ready_steps(pqxx::transaction_base& tx,
     m.retry_limit = s.retry_limit;
     m.timeout_seconds = s.timeout_seconds;
     m.context = s.task_context.is_object() ? std::move(s.task_context) : nlohmann::json::object();
-    per_queue[s.namespace_name + namespace_suffix].push_back(m.to_json());
-    step_ids.push_back(s.step_uuid);
+    auto queue = s.namespace_name + namespace_suffix;
+    per_queue[queue].push_back(m.to_json());
+    steps_per_queue[queue].push_back(s.step_uuid);
+    task_of_step[s.step_uuid] = s.task_uuid;
   }
 
-  for (const auto& [queue, messages] : per_queue)
+  // A namespace queue that does not exist (dropped, or a suffix no worker
+  // uses) must not fail the batch, which would hold back every other task in
+  // it and, on the result path, the results too. Its steps are held back
+  // instead and the error names the queue; they are tried again after the
+  // delay, so creating the queue (registering the template) lets them run.
+  std::set<std::string> existing;
+  if (!per_queue.empty())
+    for (const auto& q : messaging::queue_client::list_queues(tx))
+      existing.insert(q.name);
+  std::vector<std::string> step_ids;
+  std::vector<std::string> held;
+  for (const auto& [queue, messages] : per_queue) {
+    const auto& steps = steps_per_queue.at(queue);
+    if (existing.count(queue) == 0) {
+      for (const auto& step : steps)
+        spdlog::error("enqueue: queue {} does not exist: step {} of task {} waits {} s and is "
+                      "tried again (create the queue, e.g. by registering the namespace's "
+                      "template, or check queues.namespace_suffix)",
+                      queue, step, task_of_step.at(step), missing_queue_delay_seconds);
+      held.insert(held.end(), steps.begin(), steps.end());
+      continue;
+    }
     messaging::queue_client::send_batch(tx, queue, messages);
+    step_ids.insert(step_ids.end(), steps.begin(), steps.end());
+  }
+  resources::defer_steps(tx, held, missing_queue_delay_seconds);
   if (!step_ids.empty())
     resources::transition_steps(tx, step_ids, resources::step_state::enqueued,
                                 {{"event", "enqueued"}, {"node_id", node_id}});

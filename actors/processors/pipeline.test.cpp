@@ -360,3 +360,45 @@ TEST_CASE("claims take the highest effective priority first and skip tasks in fl
   // the two in flight are not candidates any more; the other four are
   CHECK(claimer.process_batch(p.conn, 10).items == 4);
 }
+
+TEST_CASE("a step whose namespace queue is missing is held back and the rest of the batch "
+          "goes ahead") {
+  pipeline p;
+  p.register_toml(diamond_toml());
+  p.register_toml("namespace = \"ghost\"\nname = \"lonely\"\nversion = \"1.0.0\"\n"
+                  "[[steps]]\nname = \"g\"\nhandler = \"noop\"\n");
+  p.send_request(pipeline::request("diamond", {{"i", 1}}));
+  auto ghost = pipeline::request("lonely", {{"i", 2}});
+  ghost["namespace"] = "ghost";
+  ghost["request_id"] = "00000000-0000-4000-8000-000000000002";
+  p.send_request(ghost);
+  REQUIRE(p.run(executor_type::task_request_processor).items == 2);
+  REQUIRE(p.run(executor_type::task_claimer).items == 2);
+
+  // One enqueuer batch holds both tasks; ghost_queue does not exist.
+  auto out = p.run(executor_type::step_enqueuer);
+  CHECK_FALSE(out.error);
+  auto states = p.step_states();
+  CHECK(states["a"] == "enqueued");
+  CHECK(states["g"] == "pending");
+  CHECK(names(p.take_steps()) == std::vector<std::string>{"a"});
+  CHECK(p.scalar<bool>("SELECT backoff_until > now() + interval '20 seconds'"
+                       " FROM workflow_steps WHERE name = 'g'"));
+  // Held back: not claimable, not finalizable, nothing lost.
+  CHECK(p.run(executor_type::task_claimer).items == 0);
+  CHECK(p.run(executor_type::task_finalizer).items == 0);
+  CHECK(p.scalar<std::string>("SELECT t.current_state FROM tasks t JOIN workflow_steps s"
+                              " USING (task_uuid) WHERE s.name = 'g'") == "in_progress");
+
+  // Once the queue exists and the delay has passed, the step goes out.
+  {
+    pqxx::work tx{p.conn};
+    messaging::queue_client::create_queue(tx, "ghost_queue");
+    tx.exec("UPDATE workflow_steps SET backoff_until = now() - interval '1 second'"
+            " WHERE name = 'g'");
+    tx.commit();
+  }
+  p.claim_and_enqueue();
+  CHECK(p.step_states()["g"] == "enqueued");
+  CHECK(p.scalar<int>("SELECT count(*) FROM tasker_mq.q_ghost_queue") == 1);
+}
