@@ -78,8 +78,11 @@ scaling_policy::classification scaling_policy::classify(const pool_load& load) c
   const bool backlog = load.queue_depth > 0 && depth > drainable;
   const bool hot = target > 0.0 && util > target * scale_up_band;
 
-  if ((hot || backlog) && load.current < load.max && load.host_cpu
-      && settings_.scale_up_cpu_ceiling < 1.0 && *load.host_cpu >= settings_.scale_up_cpu_ceiling) {
+  const bool wants_more = (hot || backlog) && load.current < load.max;
+  const bool cpu_saturated = load.host_cpu && settings_.scale_up_cpu_ceiling < 1.0
+                             && *load.host_cpu >= settings_.scale_up_cpu_ceiling;
+
+  if (wants_more && cpu_saturated) {
     const auto pressure_text = hot ? format_text("utilization %.2f", util)
                                    : format_text("backlog of %zu", load.queue_depth);
     return {pressure::normal,
@@ -90,7 +93,7 @@ scaling_policy::classification scaling_policy::classify(const pool_load& load) c
             1.0, true};
   }
 
-  if ((hot || backlog) && load.current < load.max) {
+  if (wants_more) {
     double factor = target > 0.0 ? util / target : max_scale_factor;
     // A backlog with nothing draining it is as urgent as load gets.
     if (backlog)

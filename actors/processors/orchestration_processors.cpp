@@ -99,9 +99,13 @@ std::size_t dispatch_ready_steps(pqxx::transaction_base& tx,
     by_id[t.task_uuid] = &t;
   }
 
-  std::map<std::string, std::vector<nlohmann::json>> per_queue;
-  std::map<std::string, std::vector<std::string>> steps_per_queue;
-  std::map<std::string, std::string> task_of_step;
+  // One batch per target queue: the messages, and the step and task of each.
+  struct outgoing {
+    std::vector<nlohmann::json> messages;
+    std::vector<std::string> steps;
+    std::vector<std::string> tasks;
+  };
+  std::map<std::string, outgoing> per_queue;
   for (auto& s : resources::ready_steps(tx, task_ids)) {
     messaging::step_message m;
     m.task_uuid = s.task_uuid;
@@ -117,10 +121,10 @@ std::size_t dispatch_ready_steps(pqxx::transaction_base& tx,
     m.retry_limit = s.retry_limit;
     m.timeout_seconds = s.timeout_seconds;
     m.context = s.task_context.is_object() ? std::move(s.task_context) : nlohmann::json::object();
-    auto queue = s.namespace_name + namespace_suffix;
-    per_queue[queue].push_back(m.to_json());
-    steps_per_queue[queue].push_back(s.step_uuid);
-    task_of_step[s.step_uuid] = s.task_uuid;
+    auto& out = per_queue[s.namespace_name + namespace_suffix];
+    out.messages.push_back(m.to_json());
+    out.steps.push_back(s.step_uuid);
+    out.tasks.push_back(s.task_uuid);
   }
 
   // A namespace queue that does not exist (dropped, or a suffix no worker
@@ -134,19 +138,18 @@ std::size_t dispatch_ready_steps(pqxx::transaction_base& tx,
       existing.insert(q.name);
   std::vector<std::string> step_ids;
   std::vector<std::string> held;
-  for (const auto& [queue, messages] : per_queue) {
-    const auto& steps = steps_per_queue.at(queue);
+  for (const auto& [queue, out] : per_queue) {
     if (existing.count(queue) == 0) {
-      for (const auto& step : steps)
+      for (std::size_t i = 0; i < out.steps.size(); ++i)
         spdlog::error("enqueue: queue {} does not exist: step {} of task {} waits {} s and is "
                       "tried again (create the queue, e.g. by registering the namespace's "
                       "template, or check queues.namespace_suffix)",
-                      queue, step, task_of_step.at(step), missing_queue_delay_seconds);
-      held.insert(held.end(), steps.begin(), steps.end());
+                      queue, out.steps[i], out.tasks[i], missing_queue_delay_seconds);
+      held.insert(held.end(), out.steps.begin(), out.steps.end());
       continue;
     }
-    messaging::queue_client::send_batch(tx, queue, messages);
-    step_ids.insert(step_ids.end(), steps.begin(), steps.end());
+    messaging::queue_client::send_batch(tx, queue, out.messages);
+    step_ids.insert(step_ids.end(), out.steps.begin(), out.steps.end());
   }
   resources::defer_steps(tx, held, missing_queue_delay_seconds);
   if (!step_ids.empty())

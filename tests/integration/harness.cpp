@@ -16,12 +16,12 @@ namespace tasker::testing {
 
 using namespace std::chrono_literals;
 
-namespace {
-
 std::string source_dir() {
   const char* dir = std::getenv("TASKER_SOURCE_DIR");
   return dir ? dir : TASKER_INTEGRATION_SOURCE_DIR;
 }
+
+namespace {
 
 std::string request_uuid(std::uint64_t n) {
   char buf[40];

@@ -23,6 +23,10 @@ namespace tasker::testing {
 
 using tools::child_process;
 
+/// The source tree: TASKER_SOURCE_DIR (set by ctest), else the one the
+/// harness was built from.
+std::string source_dir();
+
 /// A scratch database plus the processes running on it.
 class cluster {
 public:

@@ -27,11 +27,6 @@ namespace {
 const std::string password = "s3cret-Qv7pZr";
 const std::string passphrase = "pass-Kw4nT9x";
 
-std::string source_dir() {
-  const char* dir = std::getenv("TASKER_SOURCE_DIR");
-  return dir ? dir : TASKER_INTEGRATION_SOURCE_DIR;
-}
-
 // `url` (the scratch database's) with `password` as the user's password.
 // The test server trusts every local connection, so any password works.
 std::string with_password(const std::string& url) {

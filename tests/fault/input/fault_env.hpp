@@ -8,6 +8,10 @@
 
 namespace tasker::fault {
 
+/// The orchestration queues under their shipped names (config/tasker/queues.toml).
+inline constexpr const char* requests_queue = "orchestration_task_requests";
+inline constexpr const char* results_queue = "orchestration_step_results";
+
 /// True when TASKER_FAULT_LONG=1 asks for the long variants.
 inline bool long_run() {
   const char* v = std::getenv("TASKER_FAULT_LONG");

@@ -22,8 +22,6 @@ using namespace std::chrono_literals;
 
 namespace {
 
-constexpr const char* requests_queue = "orchestration_task_requests";
-constexpr const char* results_queue = "orchestration_step_results";
 constexpr std::size_t ten_megabytes = 10 * 1024 * 1024;
 
 /// One message to send: its queue, its text and, for a bad one, its expectation.

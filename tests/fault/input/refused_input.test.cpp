@@ -14,7 +14,6 @@ using namespace std::chrono_literals;
 
 namespace {
 
-constexpr const char* requests_queue = "orchestration_task_requests";
 
 std::string deeply_nested(int depth) {
   return std::string(static_cast<std::size_t>(depth), '[') +

@@ -1,5 +1,7 @@
 #include "tests/fault/process/fault_support.hpp"
 
+#include "tests/integration/harness.hpp"
+
 #include <doctest/doctest.h>
 #include <httplib.h>
 #include <pqxx/pqxx>
@@ -19,11 +21,6 @@ namespace tasker::testing {
 using namespace std::chrono_literals;
 
 namespace {
-
-std::string source_dir() {
-  const char* dir = std::getenv("TASKER_SOURCE_DIR");
-  return dir ? dir : TASKER_INTEGRATION_SOURCE_DIR;
-}
 
 std::string shell_quote(const std::string& s) {
   std::string out = "'";
