@@ -32,6 +32,76 @@ pqxx::result exec(pqxx::transaction_base& tx, const queue_statement& stmt, Args&
   return tx.exec_prepared(stmt.name, std::forward<Args>(args)...);
 }
 
+// The hot operations address the queue's table directly, through statements
+// prepared per queue and connection: the tasker_mq functions build theirs with
+// EXECUTE, which PostgreSQL plans afresh at every call (most of the cost of a
+// small read or delete). Same SQL, same results; the functions remain the
+// interface for psql and other clients. The queue name is a validated
+// identifier (checked_queue), so it can be spliced into the statement.
+enum class table_op { read, send_batch, remove, set_vt_each };
+
+std::string table_sql(table_op op, const std::string& queue) {
+  const std::string table = "tasker_mq.q_" + queue;
+  switch (op) {
+  case table_op::read:
+    return "WITH picked AS (SELECT msg_id FROM " + table
+           + " WHERE vt <= clock_timestamp() ORDER BY msg_id LIMIT $1 FOR UPDATE SKIP LOCKED),"
+             " taken AS (UPDATE " + table
+           + " q SET vt = clock_timestamp() + make_interval(secs => $2::integer),"
+             " read_ct = q.read_ct + 1 FROM picked WHERE q.msg_id = picked.msg_id"
+             " RETURNING q.msg_id, q.read_ct, q.enqueued_at, q.vt, q.message, q.headers)"
+             " SELECT * FROM taken ORDER BY msg_id";
+  case table_op::send_batch:
+    // Identity values are drawn in the SELECT's order, so sorting the returned
+    // ids restores the array order. Repeated notifications with one payload
+    // fold into one per transaction.
+    return "WITH ins AS (INSERT INTO " + table
+           + " (vt, message) SELECT clock_timestamp() + make_interval(secs => $2::integer), m.message"
+             " FROM unnest($1::jsonb[]) WITH ORDINALITY AS m(message, n) ORDER BY m.n"
+             " RETURNING msg_id)"
+             " SELECT i.msg_id FROM ins i CROSS JOIN (SELECT pg_notify('tasker_mq_" + queue + "', '"
+           + queue + "')) n ORDER BY i.msg_id";
+  case table_op::remove:
+    return "WITH gone AS (DELETE FROM " + table
+           + " WHERE msg_id = ANY ($1::bigint[]) RETURNING msg_id) SELECT msg_id FROM gone"
+             " ORDER BY msg_id";
+  case table_op::set_vt_each:
+    return "UPDATE " + table
+           + " q SET vt = clock_timestamp() + make_interval(secs => v.secs)"
+             " FROM unnest($1::bigint[], $2::integer[]) AS v(id, secs) WHERE q.msg_id = v.id"
+             " RETURNING q.msg_id";
+  }
+  throw std::invalid_argument("table_sql: unknown operation");
+}
+
+const char* table_op_name(table_op op) {
+  switch (op) {
+  case table_op::read:
+    return "read";
+  case table_op::send_batch:
+    return "send_batch";
+  case table_op::remove:
+    return "delete";
+  case table_op::set_vt_each:
+    return "set_vt_each";
+  }
+  return "unknown";
+}
+
+template <class... Args>
+pqxx::result exec_on_table(pqxx::transaction_base& tx, table_op op, const std::string& queue,
+                           Args&&... args) {
+  const auto name = std::string{"tasker_mq.q."} + table_op_name(op) + "." + queue;
+  tx.conn().prepare(name, table_sql(op, queue)); // an identical redefinition is a no-op
+  try {
+    return tx.exec_prepared(name, std::forward<Args>(args)...);
+  } catch (const pqxx::undefined_table& e) {
+    throw pqxx::undefined_table("queue '" + queue
+                                  + "' does not exist (create it with tasker_mq.create_queue)",
+                                e.query(), e.sqlstate().c_str());
+  }
+}
+
 std::vector<std::int64_t> ids_of(const pqxx::result& r) {
   std::vector<std::int64_t> out;
   out.reserve(r.size());
@@ -132,7 +202,8 @@ std::vector<std::int64_t> queue_client::send_batch(pqxx::transaction_base& tx,
   bodies.reserve(messages.size());
   for (const auto& m : messages)
     bodies.push_back(serialize(name, m));
-  return ids_of(exec(tx, sql::send_batch, name, pg_array_literal(bodies), delay_seconds));
+  return ids_of(
+      exec_on_table(tx, table_op::send_batch, name, pg_array_literal(bodies), delay_seconds));
 }
 
 // -- consuming --------------------------------------------------------------
@@ -145,7 +216,7 @@ std::vector<queue_message> queue_client::read(pqxx::transaction_base& tx, std::s
   std::vector<queue_message> out;
   if (qty == 0)
     return out;
-  auto r = exec(tx, sql::read, name, vt_seconds, qty);
+  auto r = exec_on_table(tx, table_op::read, name, qty, vt_seconds);
   out.reserve(r.size());
   for (const auto& row : r) {
     queue_message m;
@@ -165,7 +236,7 @@ std::vector<std::int64_t> queue_client::remove(pqxx::transaction_base& tx, std::
   auto name = checked_queue(queue);
   if (msg_ids.empty())
     return {};
-  return ids_of(exec(tx, sql::remove, name, pg_array_literal(msg_ids)));
+  return ids_of(exec_on_table(tx, table_op::remove, name, pg_array_literal(msg_ids)));
 }
 
 std::vector<std::int64_t> queue_client::archive(pqxx::transaction_base& tx, std::string_view queue,
@@ -219,7 +290,8 @@ std::vector<std::int64_t> queue_client::set_vt(pqxx::transaction_base& tx, std::
     check_non_negative(name, "vt_seconds", v);
     vts.push_back(v);
   }
-  return ids_of(exec(tx, sql::set_vt_each, name, pg_array_literal(msg_ids), pg_array_literal(vts)));
+  return ids_of(exec_on_table(tx, table_op::set_vt_each, name, pg_array_literal(msg_ids),
+                                   pg_array_literal(vts)));
 }
 
 // -- inspection and dead letters --------------------------------------------

@@ -200,6 +200,42 @@ TEST_CASE_FIXTURE(queue_fixture, "a queue that does not exist is reported by nam
   }
 }
 
+TEST_CASE_FIXTURE(queue_fixture, "reading, deleting and sending to a missing queue name it") {
+  for (int op = 0; op < 3; ++op) {
+    pqxx::work tx{conn};
+    try {
+      if (op == 0)
+        queue_client::read(tx, "missing_queue", 30, 10);
+      else if (op == 1)
+        queue_client::remove(tx, "missing_queue", {1});
+      else
+        queue_client::send_batch(tx, "missing_queue", {json::object()});
+      FAIL("expected pqxx::sql_error");
+    } catch (const pqxx::undefined_table& e) {
+      std::string what = e.what();
+      CHECK(what.find("queue 'missing_queue' does not exist") != std::string::npos);
+    }
+  }
+}
+
+TEST_CASE_FIXTURE(queue_fixture, "a queue dropped and created again works on the same connection") {
+  in_tx([](auto& tx) { queue_client::send_batch(tx, "jobs", {json{{"n", 1}}}); });
+  REQUIRE(read(*this, 30, 10).size() == 1);
+  in_tx([](auto& tx) {
+    queue_client::drop_queue(tx, "jobs");
+    queue_client::create_queue(tx, "jobs");
+  });
+  CHECK(read(*this, 30, 10).empty());
+  auto sent = in_tx([](auto& tx) {
+    return queue_client::send_batch(tx, "jobs", {json{{"n", 2}}, json{{"n", 3}}});
+  });
+  REQUIRE(sent.size() == 2);
+  auto got = read(*this, 30, 10);
+  REQUIRE(got.size() == 2);
+  CHECK(got[0].message == json{{"n", 2}});
+  CHECK(in_tx([&](auto& tx) { return queue_client::remove(tx, "jobs", sent); }) == sent);
+}
+
 TEST_CASE_FIXTURE(queue_fixture, "create_queue is idempotent and drop_queue removes a queue") {
   in_tx([](auto& tx) {
     queue_client::create_queue(tx, "jobs");

@@ -13,15 +13,6 @@ const queue_statement list_queues{"tasker_mq.list_queues",
                                   "SELECT queue_name, created_at FROM tasker_mq.list_queues()"};
 const queue_statement send{"tasker_mq.send",
                            "SELECT tasker_mq.send($1::text, $2::jsonb, $3::integer)"};
-const queue_statement send_batch{
-    "tasker_mq.send_batch",
-    "SELECT s.msg_id FROM tasker_mq.send_batch($1::text, $2::jsonb[], $3::integer) AS s(msg_id)"};
-const queue_statement read{"tasker_mq.read",
-                           "SELECT msg_id, read_ct, enqueued_at, vt, message, headers"
-                           " FROM tasker_mq.read($1::text, $2::integer, $3::integer)"};
-const queue_statement remove{
-    "tasker_mq.delete",
-    "SELECT d.msg_id FROM tasker_mq.delete($1::text, $2::bigint[]) AS d(msg_id)"};
 const queue_statement archive{
     "tasker_mq.archive",
     "SELECT a.msg_id FROM tasker_mq.archive($1::text, $2::bigint[], $3::text) AS a(msg_id)"};
@@ -30,9 +21,6 @@ const queue_statement archive_each{
     "SELECT a.msg_id FROM tasker_mq.archive($1::text, $2::bigint[], $3::text[]) AS a(msg_id)"};
 const queue_statement set_vt{
     "tasker_mq.set_vt", "SELECT msg_id FROM tasker_mq.set_vt($1::text, $2::bigint, $3::integer)"};
-const queue_statement set_vt_each{
-    "tasker_mq.set_vt_each",
-    "SELECT v.msg_id FROM tasker_mq.set_vt($1::text, $2::bigint[], $3::integer[]) AS v(msg_id)"};
 const queue_statement metrics{
     "tasker_mq.metrics",
     "SELECT queue_name, queue_length, visible_length, oldest_msg_age_seconds,"
@@ -54,9 +42,9 @@ const queue_statement purge_archive{
 
 const std::vector<const queue_statement*>& all() {
   static const std::vector<const queue_statement*> statements{
-      &create_queue, &drop_queue,   &list_queues, &send,    &send_batch,  &read,          &remove,
-      &archive,      &archive_each, &set_vt,      &set_vt_each, &metrics, &metrics_all,
-      &list_archived, &redrive,     &purge_archive};
+      &create_queue, &drop_queue,   &list_queues, &send,        &archive,
+      &archive_each, &set_vt,       &metrics,     &metrics_all, &list_archived,
+      &redrive,      &purge_archive};
   return statements;
 }
 

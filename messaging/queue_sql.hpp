@@ -16,20 +16,18 @@ struct queue_statement {
   const char* sql;
 };
 
-/// Every statement the client runs, each a thin call into the tasker_mq SQL
-/// functions (the logic lives in 0002_queues.sql and 0008_archive_retention.sql, not here).
+/// The statements the client runs as thin calls into the tasker_mq SQL
+/// functions (the logic lives in 0002_queues.sql and 0008_archive_retention.sql,
+/// not here). read, send_batch, delete and the batch set_vt go to the queue's
+/// table directly (queue_client.cpp), with the same SQL as those functions.
 namespace queue_sql {
 extern const queue_statement create_queue;
 extern const queue_statement drop_queue;
 extern const queue_statement list_queues;
 extern const queue_statement send;
-extern const queue_statement send_batch;
-extern const queue_statement read;
-extern const queue_statement remove;
 extern const queue_statement archive;
 extern const queue_statement archive_each;
 extern const queue_statement set_vt;
-extern const queue_statement set_vt_each;
 extern const queue_statement metrics;
 extern const queue_statement metrics_all;
 extern const queue_statement list_archived;

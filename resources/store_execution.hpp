@@ -5,8 +5,9 @@
 /// rescue stranded steps, finalize tasks.
 ///
 /// The SQL raises `pg_notify('tasker_tasks_ready', '')` (delivered at commit)
-/// whenever claimable work may have appeared: tasks created, results applied,
-/// steps rescued.
+/// whenever claimable work may have appeared: tasks created, steps rescued.
+/// Applying step results does not: the result processor advances the tasks
+/// it touched itself and raises it only for those it could not lock.
 
 #include "resources/store_error.hpp"
 #include "resources/store_states.hpp"

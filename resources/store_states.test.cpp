@@ -260,3 +260,35 @@ TEST_CASE("a transition of an unknown task is refused as not found") {
     CHECK(std::string{e.what()}.find(ghost) != std::string::npos);
   }
 }
+
+TEST_CASE("a batch transition writes each step's own metadata once, and a repeated uuid once") {
+  testing::scratch_db db;
+  auto conn = db.connect();
+  pqxx::work tx{conn};
+  auto task = test::make_task(tx, test::flat_template("pair", 2));
+  auto ids = test::step_ids(tx, task);
+  const auto s0 = ids.at("s0");
+  const auto s1 = ids.at("s1");
+  auto moved = tx.exec_params(
+      "SELECT workflow_step_uuid::text, from_state, to_state FROM tasker_transition_steps_each("
+      "$1::uuid[], 'enqueued', ARRAY[$2::jsonb, $3::jsonb, $4::jsonb])",
+      detail::pg_array({s1, s0, s1}), R"({"n": 1})", R"({"n": 0})", R"({"n": 2})");
+  REQUIRE(moved.size() == 2);
+  for (const auto& row : moved) {
+    CHECK(row[1].as<std::string>() == "pending");
+    CHECK(row[2].as<std::string>() == "enqueued");
+  }
+  std::map<std::string, nlohmann::json> latest;
+  std::map<std::string, int> rows;
+  for (const auto& h : step_transition_history(tx, task)) {
+    ++rows[h.step_uuid];
+    if (h.most_recent)
+      latest[h.step_uuid] = h.metadata;
+  }
+  CHECK(rows[s0] == 2);
+  CHECK(rows[s1] == 2);
+  CHECK(latest[s0] == nlohmann::json{{"n", 0}});
+  CHECK(latest[s1] == nlohmann::json{{"n", 1}}); // the first of the repeated uuid's entries
+  CHECK(current_step_state(tx, s0) == step_state::enqueued);
+  CHECK(current_step_state(tx, s1) == step_state::enqueued);
+}

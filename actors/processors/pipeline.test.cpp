@@ -308,6 +308,43 @@ TEST_CASE("two enqueuers on two connections never send the same step twice") {
                       " WHERE to_state = 'enqueued'") == tasks);
 }
 
+namespace {
+
+// Counts tasker_tasks_ready notifications on a connection of its own.
+struct ready_listener {
+  struct receiver : pqxx::notification_receiver {
+    int& count;
+    receiver(pqxx::connection_base& c, int& n)
+        : pqxx::notification_receiver(c, tasker::actors::tasks_ready_channel), count(n) {}
+    void operator()(const std::string&, int) override { ++count; }
+  };
+  pqxx::connection conn;
+  int count = 0;
+  receiver r{conn, count};
+  explicit ready_listener(const std::string& url) : conn(url) {}
+  int received() {
+    conn.await_notification(0, 200000);
+    conn.get_notifs();
+    return count;
+  }
+};
+
+} // namespace
+
+TEST_CASE("a result batch that advances its own tasks wakes no claimer") {
+  pipeline p;
+  p.register_toml(diamond_toml());
+  create_task(p, "diamond");
+  p.claim_and_enqueue();
+  auto first = p.take_steps();
+  REQUIRE(first.size() == 1);
+  ready_listener listener{p.db.url()};
+  p.post(pipeline::success(first[0], {{"from", "a"}}));
+  CHECK(p.run(executor_type::step_result_processor).items == 1);
+  CHECK(names(p.take_steps()) == std::vector<std::string>{"b", "c"});
+  CHECK(listener.received() == 0);
+}
+
 TEST_CASE("a result for a task another node holds is left to that node's claim path") {
   pipeline p;
   p.register_toml(diamond_toml());
@@ -320,8 +357,10 @@ TEST_CASE("a result for a task another node holds is left to that node's claim p
     tx.exec0("UPDATE tasks SET claimed_by = 'node-b', claimed_at = now()");
     tx.commit();
   }
+  ready_listener listener{p.db.url()};
   p.post(pipeline::success(first[0], {{"from", "a"}}));
   CHECK(p.run(executor_type::step_result_processor).items == 1);
+  CHECK(listener.received() == 1); // the claim path is woken for what was left
   auto states = p.step_states();
   CHECK(states["a"] == "complete");
   CHECK(states["b"] == "pending"); // node-b's enqueuer sends them

@@ -29,8 +29,8 @@ std::shared_ptr<batch_processor> make_processor(config::executor_type type,
                                                 const config::tasker_config& cfg,
                                                 const std::string& node_id);
 
-/// NOTIFY channel raised whenever claimable work may have appeared (task created, step result
-/// applied, step rescued).
+/// NOTIFY channel raised whenever claimable work may have appeared (task created, step
+/// rescued, task retried, a step result whose task the result processor could not advance).
 inline constexpr const char* tasks_ready_channel = "tasker_tasks_ready";
 /// Raised by a claimer that claimed tasks, so enqueuers wake at once.
 inline constexpr const char* tasks_claimed_channel = "tasker_tasks_claimed";

@@ -1,4 +1,5 @@
 #include "actors/processors/processor_types.hpp"
+#include "actors/processors/processors.hpp"
 #include "actors/processors/step_dispatch.hpp"
 
 #include "messaging/batch_read.hpp"
@@ -73,6 +74,10 @@ batch_outcome step_result_processor::process_batch(pqxx::connection& conn, std::
   if (!touched.empty()) {
     auto locked = resources::lock_tasks_for_advance(
         tx, std::vector<std::string>(touched.begin(), touched.end()), node_id_);
+    // What this batch cannot advance (another transaction holds the task, or
+    // another node's live claim) is left to the claim path: wake it.
+    if (locked.size() < touched.size())
+      tx.exec_params("SELECT pg_notify($1, '')", std::string{tasks_ready_channel});
     dispatched_ += dispatch_ready_steps(tx, locked, node_id_, namespace_suffix_);
     std::vector<std::string> ids_locked;
     for (const auto& t : locked)
