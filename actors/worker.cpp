@@ -28,11 +28,12 @@ struct worker_state {
 /// down) are only looked at between batches.
 caf::behavior worker_actor(caf::stateful_actor<worker_state>* self, worker_options opts,
                            std::shared_ptr<const handler_registry> handlers, std::string id,
-                           std::shared_ptr<worker_counters> counters, caf::actor supervisor) {
+                           std::shared_ptr<worker_counters> counters,
+                           std::shared_ptr<work_doorbell> doorbell, caf::actor supervisor) {
   self->monitor(supervisor);
   self->set_down_handler([=](caf::down_msg&) { self->quit(); });
   self->set_exit_handler([=](caf::exit_msg& msg) { self->quit(msg.reason); });
-  self->state.loop = std::make_unique<step_worker>(opts, handlers, id, counters);
+  self->state.loop = std::make_unique<step_worker>(opts, handlers, id, counters, doorbell);
   spdlog::info("worker {}: consuming {}", id, self->state.loop->queue());
   self->send(self, batch_atom::value);
   return {
@@ -60,6 +61,7 @@ struct supervisor_state {
   std::string queue;
   std::shared_ptr<const handler_registry> handlers;
   std::shared_ptr<worker_counters> counters = std::make_shared<worker_counters>();
+  std::shared_ptr<work_doorbell> doorbell; // one LISTEN connection for the group
   std::vector<caf::actor> workers; // by slot; null while awaiting a restart
   std::uint64_t restarts = 0;
   bool stopping = false;
@@ -75,13 +77,14 @@ caf::behavior supervisor_actor(caf::stateful_actor<supervisor_state>* self, work
   st.queue = std::move(queue);
   st.handlers = std::move(handlers);
   st.workers.resize(std::max<std::size_t>(st.opts.concurrency, 1));
+  st.doorbell = std::make_shared<work_doorbell>(st.opts.database_url, st.queue, st.workers.size());
   auto spawn_slot = [self](std::size_t slot) {
     auto& s = self->state;
     auto info = make_worker_info("");
     auto id = s.opts.namespace_name + "-" + info.hostname + "-" + std::to_string(info.pid) + "-"
               + std::to_string(slot);
     s.workers[slot] = self->spawn<caf::detached + caf::monitored>(
-      worker_actor, s.opts, s.handlers, id, s.counters, caf::actor{self});
+      worker_actor, s.opts, s.handlers, id, s.counters, s.doorbell, caf::actor{self});
   };
   auto live = [self] {
     return static_cast<std::size_t>(std::count_if(self->state.workers.begin(),

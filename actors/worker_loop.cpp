@@ -32,23 +32,25 @@ messaging::worker_info make_worker_info(const std::string& id) {
 }
 
 step_worker::step_worker(worker_options opts, std::shared_ptr<const handler_registry> handlers,
-                         std::string worker_id, std::shared_ptr<worker_counters> counters)
+                         std::string worker_id, std::shared_ptr<worker_counters> counters,
+                         std::shared_ptr<work_doorbell> doorbell)
   : opts_(std::move(opts)),
     handlers_(std::move(handlers)),
     counters_(std::move(counters)),
     info_(make_worker_info(worker_id)),
     queue_(namespace_queue_name(opts_)),
     work_(opts_.database_url),
-    listen_conn_(opts_.database_url) {
+    doorbell_(std::move(doorbell)) {
   messaging::validated_identifier("step results queue", opts_.step_results_queue);
+  if (!doorbell_)
+    throw std::invalid_argument("worker " + info_.id + ": no doorbell for queue " + queue_);
   resources::apply_session_settings(work_);
-  listener_ = std::make_unique<messaging::queue_listener>(listen_conn_, queue_);
 }
 
 step_worker::~step_worker() = default;
 
 void step_worker::wait_for_work() {
-  listener_->wait(opts_.poll_interval);
+  doorbell_->wait(opts_.poll_interval);
 }
 
 std::size_t step_worker::run_batch() {
@@ -79,13 +81,15 @@ std::vector<step_worker::claimed_step> step_worker::claim_batch() {
   const int read_vt = opts_.visibility_timeout_seconds > 0
                         ? opts_.visibility_timeout_seconds
                         : messaging::step_message{}.timeout_seconds + visibility_margin_seconds;
+  const auto batch = std::max<std::size_t>(opts_.batch_size, 1);
   pqxx::work tx{work_};
-  auto msgs = queue_client::read(tx, queue_, read_vt,
-                                 static_cast<int>(std::max<std::size_t>(opts_.batch_size, 1)));
+  auto msgs = queue_client::read(tx, queue_, read_vt, static_cast<int>(batch));
   if (msgs.empty()) {
     tx.commit();
     return {};
   }
+  if (msgs.size() == batch)
+    doorbell_->ring(); // more may be waiting: an idle actor of the group reads too
   std::vector<messaging::archive_entry> invalid;
   std::vector<claimed_step> parsed;
   auto where = [&](std::int64_t id) {

@@ -11,9 +11,9 @@
 /// that cannot be parsed or names no known step is archived with the reason.
 
 #include "actors/handlers/handler_registry.hpp"
+#include "actors/work_doorbell.hpp"
 #include "actors/worker_options.hpp"
 #include "messaging/queue_client.hpp"
-#include "messaging/queue_listener.hpp"
 
 #include <pqxx/pqxx>
 
@@ -51,10 +51,12 @@ messaging::worker_info make_worker_info(const std::string& id);
 /// thread (one detached actor) drives it.
 class step_worker {
 public:
-  /// Connects (work and LISTEN connections); throws pqxx errors when the
-  /// database cannot be reached and std::invalid_argument for a bad namespace.
+  /// Connects its work connection; throws pqxx errors when the database
+  /// cannot be reached and std::invalid_argument for a bad namespace. Waits for
+  /// work on `doorbell`, shared by the actors of its group.
   step_worker(worker_options opts, std::shared_ptr<const handler_registry> handlers,
-              std::string worker_id, std::shared_ptr<worker_counters> counters);
+              std::string worker_id, std::shared_ptr<worker_counters> counters,
+              std::shared_ptr<work_doorbell> doorbell);
   ~step_worker();
   step_worker(const step_worker&) = delete;
   step_worker& operator=(const step_worker&) = delete;
@@ -69,7 +71,8 @@ public:
   /// is delivered again later.
   std::size_t run_batch();
 
-  /// Blocks until a send to the queue is notified or the poll interval passed.
+  /// Blocks until a send to the queue is notified, another actor of the group
+  /// rang (it read a full batch), or the poll interval passed.
   void wait_for_work();
 
   /// The queue consumed.
@@ -94,8 +97,7 @@ private:
   messaging::worker_info info_;
   std::string queue_;
   pqxx::connection work_;
-  pqxx::connection listen_conn_;
-  std::unique_ptr<messaging::queue_listener> listener_;
+  std::shared_ptr<work_doorbell> doorbell_;
 };
 
 } // namespace tasker::actors

@@ -15,7 +15,8 @@ struct worker_options {
   std::string database_url;
   /// The namespace whose queue is consumed (an SQL identifier).
   std::string namespace_name;
-  /// Worker actors, each with its own two connections (work and LISTEN).
+  /// Worker actors, each with its own connection, plus one LISTEN connection
+  /// the group shares (actors/work_doorbell.hpp).
   std::size_t concurrency = 4;
   /// Where step results go.
   std::string step_results_queue = "orchestration_step_results";

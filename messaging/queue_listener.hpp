@@ -38,6 +38,13 @@ public:
   /// connection fails.
   bool wait(std::chrono::milliseconds timeout);
 
+  /// What ended a wait_or_wake().
+  enum class woken { notified, wake_fd, timeout };
+
+  /// As wait(), and also returns when `wake_fd` (e.g. an eventfd; -1: none)
+  /// becomes readable. Reading `wake_fd` is the caller's: it stays readable.
+  woken wait_or_wake(std::chrono::milliseconds timeout, int wake_fd);
+
 private:
   class receiver;
 

@@ -1,0 +1,112 @@
+#include "actors/work_doorbell.hpp"
+
+#include "messaging/queue_client.hpp"
+#include "tests/support/scratch_db.hpp"
+
+#include <doctest/doctest.h>
+
+#include <atomic>
+#include <chrono>
+#include <future>
+#include <thread>
+#include <vector>
+
+using namespace tasker;
+using namespace std::chrono_literals;
+using actors::work_doorbell;
+using messaging::queue_client;
+
+namespace {
+
+struct doorbell_fixture {
+  testing::scratch_db db;
+  pqxx::connection conn{db.url()};
+
+  doorbell_fixture() {
+    pqxx::work tx{conn};
+    queue_client::create_queue(tx, "jobs");
+    tx.commit();
+  }
+
+  void send() {
+    pqxx::work tx{conn};
+    queue_client::send(tx, "jobs", nlohmann::json::object());
+    tx.commit();
+  }
+};
+
+// Waits until `n` threads are blocked in the doorbell (listening or idle):
+// a wait that has not started yet cannot be woken.
+void settle() {
+  std::this_thread::sleep_for(300ms);
+}
+
+} // namespace
+
+TEST_CASE_FIXTURE(doorbell_fixture, "a wait with nothing to wake it times out") {
+  work_doorbell bell{db.url(), "jobs", 4};
+  CHECK_FALSE(bell.wait(200ms));
+}
+
+TEST_CASE_FIXTURE(doorbell_fixture, "a send wakes one of the waiting actors, not all of them") {
+  work_doorbell bell{db.url(), "jobs", 4};
+  std::atomic<int> woken{0};
+  std::vector<std::thread> actors;
+  for (int i = 0; i < 3; ++i)
+    actors.emplace_back([&] {
+      if (bell.wait(3s))
+        ++woken;
+    });
+  settle();
+  send();
+  for (auto& t : actors)
+    t.join();
+  CHECK(woken.load() == 1);
+}
+
+TEST_CASE_FIXTURE(doorbell_fixture, "a ring wakes the actor that is listening") {
+  work_doorbell bell{db.url(), "jobs", 4};
+  auto waiter = std::async(std::launch::async, [&] { return bell.wait(30s); });
+  settle();
+  auto started = std::chrono::steady_clock::now();
+  bell.ring();
+  REQUIRE(waiter.wait_for(10s) == std::future_status::ready);
+  CHECK(waiter.get());
+  CHECK(std::chrono::steady_clock::now() - started < 10s);
+  CHECK(bell.pending_rings() == 0);
+}
+
+TEST_CASE_FIXTURE(doorbell_fixture, "each ring wakes one more idle actor") {
+  work_doorbell bell{db.url(), "jobs", 4};
+  std::atomic<int> woken{0};
+  std::vector<std::thread> actors;
+  for (int i = 0; i < 3; ++i)
+    actors.emplace_back([&] {
+      if (bell.wait(3s))
+        ++woken;
+    });
+  settle();
+  bell.ring();
+  bell.ring();
+  for (auto& t : actors)
+    t.join();
+  CHECK(woken.load() == 2);
+}
+
+TEST_CASE_FIXTURE(doorbell_fixture, "a ring with nobody waiting is kept for the next wait, "
+                                    "up to the group's size") {
+  work_doorbell bell{db.url(), "jobs", 2};
+  for (int i = 0; i < 5; ++i)
+    bell.ring();
+  CHECK(bell.pending_rings() == 2);
+  CHECK(bell.wait(0ms));
+  CHECK(bell.wait(0ms));
+  CHECK_FALSE(bell.wait(100ms));
+}
+
+TEST_CASE_FIXTURE(doorbell_fixture, "a send while nobody listens still wakes the next wait") {
+  work_doorbell bell{db.url(), "jobs", 4};
+  CHECK_FALSE(bell.wait(100ms)); // opens the connection and LISTENs
+  send();
+  CHECK(bell.wait(5s));
+}
