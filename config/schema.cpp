@@ -54,6 +54,8 @@ std::vector<field> build() {
         [](C& c) -> value_ref { return &c.orchestration.claim_timeout_seconds; });
   b.add("orchestration.priority_aging_seconds", 0, day,
         [](C& c) -> value_ref { return &c.orchestration.priority_aging_seconds; });
+  b.flag("orchestration.start_tasks_on_creation",
+         [](C& c) -> value_ref { return &c.orchestration.start_tasks_on_creation; });
   b.add("orchestration.step_visibility_timeout_seconds", 1, day,
         [](C& c) -> value_ref { return &c.orchestration.step_visibility_timeout_seconds; });
   b.add("orchestration.drain_timeout_seconds", 0, 3600,

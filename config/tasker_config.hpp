@@ -35,6 +35,7 @@ struct orchestration_config {
   std::string node_id;                      ///< "" means hostname-pid
   int claim_timeout_seconds = 60;           ///< a claim older than this is released
   int priority_aging_seconds = 300;         ///< waiting this long adds one priority point
+  bool start_tasks_on_creation = true;      ///< the request processor starts new tasks itself
   int step_visibility_timeout_seconds = 30; ///< an enqueued step is re-delivered after this
   int drain_timeout_seconds = 30;           ///< how long stop waits for in-flight work
   int executor_recycle_batches = 0;         ///< restart an executor after N batches (0: never)

@@ -4,6 +4,18 @@
 
 namespace tasker::resources {
 
+namespace {
+
+std::vector<locked_task> locked_rows(const pqxx::result& rows) {
+  std::vector<locked_task> out;
+  out.reserve(rows.size());
+  for (const auto& row : rows)
+    out.push_back({row[0].as<std::string>(), row[1].as<std::string>(), row[2].as<std::string>()});
+  return out;
+}
+
+} // namespace
+
 std::vector<std::string> task_request_problems(pqxx::transaction_base& tx,
                                                const nlohmann::json& requests) {
   if (requests.is_array() && requests.empty())
@@ -44,33 +56,40 @@ std::vector<started_task> claim_and_start_tasks(pqxx::transaction_base& tx,
 
 std::vector<locked_task> lock_claimed_tasks(pqxx::transaction_base& tx, std::string_view node_id,
                                             std::int32_t limit) {
-  auto rows = detail::translating([&] {
+  return locked_rows(detail::translating([&] {
     return tx.exec_params("SELECT task_uuid, namespace_name, task_name"
                           " FROM tasker_lock_claimed_tasks($1, $2)",
                           std::string{node_id}, limit);
-  });
-  std::vector<locked_task> out;
-  out.reserve(rows.size());
-  for (const auto& row : rows)
-    out.push_back({row[0].as<std::string>(), row[1].as<std::string>(), row[2].as<std::string>()});
-  return out;
+  }));
+}
+
+namespace {
+
+// Calls `function`(task uuids, node id), which returns locked_task rows.
+std::vector<locked_task> tasks_for_node(pqxx::transaction_base& tx, const char* function,
+                                        const std::vector<std::string>& task_uuids,
+                                        std::string_view node_id) {
+  if (task_uuids.empty())
+    return {};
+  return locked_rows(detail::translating([&] {
+    return tx.exec_params(std::string{"SELECT task_uuid, namespace_name, task_name FROM "}
+                              + function + "($1::uuid[], $2)",
+                          detail::pg_array(task_uuids), std::string{node_id});
+  }));
+}
+
+} // namespace
+
+std::vector<locked_task> start_new_tasks(pqxx::transaction_base& tx,
+                                         const std::vector<std::string>& task_uuids,
+                                         std::string_view node_id) {
+  return tasks_for_node(tx, "tasker_start_new_tasks", task_uuids, node_id);
 }
 
 std::vector<locked_task> lock_tasks_for_advance(pqxx::transaction_base& tx,
                                                 const std::vector<std::string>& task_uuids,
                                                 std::string_view node_id) {
-  if (task_uuids.empty())
-    return {};
-  auto rows = detail::translating([&] {
-    return tx.exec_params("SELECT task_uuid, namespace_name, task_name"
-                          " FROM tasker_lock_tasks_for_advance($1::uuid[], $2)",
-                          detail::pg_array(task_uuids), std::string{node_id});
-  });
-  std::vector<locked_task> out;
-  out.reserve(rows.size());
-  for (const auto& row : rows)
-    out.push_back({row[0].as<std::string>(), row[1].as<std::string>(), row[2].as<std::string>()});
-  return out;
+  return tasks_for_node(tx, "tasker_lock_tasks_for_advance", task_uuids, node_id);
 }
 
 void lock_result_tasks(pqxx::transaction_base& tx, const std::vector<std::string>& task_uuids) {

@@ -50,6 +50,14 @@ struct locked_task {
   std::string task_name;      ///< its template's name
 };
 
+/// Starts `task_uuids` (pending tasks this transaction has just created) on
+/// `node_id` unless another claimable task has a ready step (the claim path
+/// then orders them by priority); returns the tasks started, for the caller
+/// to dispatch their ready steps in the same transaction.
+std::vector<locked_task> start_new_tasks(pqxx::transaction_base& tx,
+                                         const std::vector<std::string>& task_uuids,
+                                         std::string_view node_id);
+
 /// Locks up to `limit` unfinished tasks claimed by `node_id`, skipping rows
 /// another transaction holds, so concurrent enqueuers never share a task.
 std::vector<locked_task> lock_claimed_tasks(pqxx::transaction_base& tx, std::string_view node_id,

@@ -179,7 +179,7 @@ std::shared_ptr<batch_processor> make_processor(config::executor_type type,
                                                 const std::string& node_id) {
   switch (type) {
   case config::executor_type::task_request_processor:
-    return std::make_shared<task_request_processor>(cfg);
+    return std::make_shared<task_request_processor>(cfg, node_id);
   case config::executor_type::task_claimer:
     return std::make_shared<task_claimer>(cfg, node_id);
   case config::executor_type::step_enqueuer:

@@ -23,9 +23,21 @@ const char* single_step_toml = "namespace = \"shop\"\nname = \"single\"\nversion
                                "[[steps]]\nname = \"s\"\nhandler = \"noop\"\nretry_limit = 3\n"
                                "backoff = { base_ms = 1000, max_ms = 1000, jitter = 0.0 }\n";
 
+// Turns every queued request into a task with start on creation off: the
+// tests that use it follow tasks through the claim path. Returns the count.
+std::size_t create_all(pipeline& p) {
+  auto cfg = p.cfg;
+  cfg.orchestration.start_tasks_on_creation = false;
+  tasker::actors::task_request_processor requests{cfg, p.node};
+  std::size_t total = 0;
+  while (auto n = requests.process_batch(p.conn, 50).items)
+    total += n;
+  return total;
+}
+
 void create_task(pipeline& p, const std::string& name, nlohmann::json context = {}) {
   p.send_request(pipeline::request(name, context.is_null() ? nlohmann::json::object() : context));
-  REQUIRE(p.run(executor_type::task_request_processor).items == 1);
+  REQUIRE(create_all(p) == 1);
 }
 
 } // namespace
@@ -91,6 +103,40 @@ TEST_CASE("the processors drive a diamond from request to a complete task") {
         "true");
   // every step went pending -> enqueued -> in_progress -> complete
   CHECK(p.scalar<int>("SELECT count(*) FROM workflow_step_transitions") == 16);
+}
+
+TEST_CASE("a new task starts and sends its first step in the transaction that creates it") {
+  pipeline p;
+  p.register_toml(diamond_toml());
+  p.send_request(pipeline::request("diamond", {{"order", 8}}));
+  CHECK(p.run(executor_type::task_request_processor).items == 1);
+  CHECK(p.task_state() == "in_progress");
+  CHECK(p.scalar<bool>("SELECT claimed_by IS NULL FROM tasks"));
+  CHECK_FALSE(p.scalar<bool>("SELECT needs_attention FROM tasks"));
+  auto states = p.step_states();
+  CHECK(states["a"] == "enqueued");
+  CHECK(states["b"] == "pending");
+  auto first = p.take_steps();
+  REQUIRE(names(first) == std::vector<std::string>{"a"});
+  CHECK(first[0].context["order"] == 8);
+  CHECK(p.scalar<std::string>("SELECT metadata->>'event' FROM task_transitions"
+                              " WHERE to_state = 'in_progress'") == "started");
+  // Nothing is left for the claim path.
+  CHECK(p.run(executor_type::task_claimer).items == 0);
+  CHECK(p.run(executor_type::step_enqueuer).items == 0);
+}
+
+TEST_CASE("a new task waits for the claim path while another claimable task is ready") {
+  pipeline p;
+  p.register_toml(diamond_toml());
+  create_task(p, "diamond", {{"first", true}}); // claimable, not started
+  p.send_request(pipeline::request("diamond", {{"first", false}}));
+  CHECK(p.run(executor_type::task_request_processor).items == 1);
+  CHECK(p.scalar<int>("SELECT count(*) FROM tasks WHERE current_state = 'pending'") == 2);
+  CHECK(p.take_steps().empty());
+  p.claim_and_enqueue();
+  CHECK(p.scalar<int>("SELECT count(*) FROM tasks WHERE current_state = 'in_progress'") == 2);
+  CHECK(p.take_steps().size() == 2);
 }
 
 TEST_CASE("failed attempts back off per policy, retry_after wins, and exhaustion fails the task") {
@@ -266,8 +312,7 @@ TEST_CASE("two enqueuers on two connections never send the same step twice") {
   const int tasks = 24;
   for (int i = 0; i < tasks; ++i)
     p.send_request(pipeline::request("diamond", {{"i", i}}));
-  while (p.run(executor_type::task_request_processor).items > 0) {
-  }
+  create_all(p);
   REQUIRE(p.scalar<int>("SELECT count(*) FROM tasks") == tasks);
   REQUIRE(p.run(executor_type::task_claimer, 100).items == tasks);
 
@@ -379,8 +424,7 @@ TEST_CASE("claims take the highest effective priority first and skip tasks in fl
   p.register_toml(single_step_toml);
   for (int i = 0; i < 6; ++i)
     p.send_request(pipeline::request("single", {{"i", i}}));
-  while (p.run(executor_type::task_request_processor).items > 0) {
-  }
+  create_all(p);
   {
     // i = 4 urgent; i = 5 low priority but waiting for an hour (aging 300 s
     // in the test configuration makes that +12); the others equal.
@@ -411,7 +455,7 @@ TEST_CASE("a step whose namespace queue is missing is held back and the rest of 
   ghost["namespace"] = "ghost";
   ghost["request_id"] = "00000000-0000-4000-8000-000000000002";
   p.send_request(ghost);
-  REQUIRE(p.run(executor_type::task_request_processor).items == 2);
+  REQUIRE(create_all(p) == 2);
   REQUIRE(p.run(executor_type::task_claimer).items == 2);
 
   // One enqueuer batch holds both tasks; ghost_queue does not exist.

@@ -14,12 +14,17 @@
 namespace tasker::actors {
 
 /// Reads task requests, creates every valid task in one call, archives every
-/// invalid request with its own reason; one transaction per batch.
+/// invalid request with its own reason; one transaction per batch. When no
+/// other claimable task is ready, the new tasks start in that transaction and
+/// their root steps go to their namespace queues (resources::start_new_tasks,
+/// `orchestration.start_tasks_on_creation`); otherwise they wait for the
+/// claim path.
 class task_request_processor : public batch_processor {
 public:
   /// Reads `cfg.queues.names.task_requests` with the configured visibility timeout;
-  /// archives requests over `cfg.queues.max_message_bytes` unparsed.
-  explicit task_request_processor(const config::tasker_config& cfg);
+  /// archives requests over `cfg.queues.max_message_bytes` unparsed; starts
+  /// new tasks on `node_id`.
+  task_request_processor(const config::tasker_config& cfg, std::string node_id);
 
   batch_outcome process_batch(pqxx::connection& conn, std::size_t max_items) override;
   std::string name() const override { return "task_request_processor"; }
@@ -31,11 +36,17 @@ public:
   std::uint64_t duplicates() const { return duplicates_; }
   /// Messages archived as invalid since construction.
   std::uint64_t archived() const { return archived_; }
+  /// New tasks started in the transaction that created them.
+  std::uint64_t started() const { return started_; }
 
 private:
   std::string queue_;
   int visibility_timeout_;
   std::size_t max_message_bytes_;
+  std::string node_id_;
+  std::string namespace_suffix_;
+  bool start_on_creation_;
+  std::uint64_t started_ = 0;
   std::uint64_t created_ = 0;
   std::uint64_t duplicates_ = 0;
   std::uint64_t archived_ = 0;

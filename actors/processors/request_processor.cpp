@@ -1,4 +1,5 @@
 #include "actors/processors/processor_types.hpp"
+#include "actors/processors/step_dispatch.hpp"
 
 #include "messaging/batch_read.hpp"
 #include "messaging/queue_client.hpp"
@@ -40,10 +41,13 @@ private:
 
 } // namespace
 
-task_request_processor::task_request_processor(const config::tasker_config& cfg)
+task_request_processor::task_request_processor(const config::tasker_config& cfg,
+                                               std::string node_id)
     : queue_(cfg.queues.names.task_requests),
       visibility_timeout_(cfg.queues.visibility_timeout_seconds),
-      max_message_bytes_(static_cast<std::size_t>(cfg.queues.max_message_bytes)) {}
+      max_message_bytes_(static_cast<std::size_t>(cfg.queues.max_message_bytes)),
+      node_id_(std::move(node_id)), namespace_suffix_(cfg.queues.names.namespace_suffix),
+      start_on_creation_(cfg.orchestration.start_tasks_on_creation) {}
 
 batch_outcome task_request_processor::process_batch(pqxx::connection& conn, std::size_t max_items) {
   pqxx::work tx{conn};
@@ -86,9 +90,20 @@ batch_outcome task_request_processor::process_batch(pqxx::connection& conn, std:
     try {
       auto created = resources::create_tasks(tx, ok);
       sp.release();
-      for (const auto& t : created)
+      std::vector<std::string> fresh;
+      for (const auto& t : created) {
         count(t);
+        if (!t.duplicate)
+          fresh.push_back(t.task_uuid);
+      }
       done = ok_ids;
+      // Started here unless the claim path has ready work waiting.
+      auto started = start_on_creation_ ? resources::start_new_tasks(tx, fresh, node_id_)
+                                        : std::vector<resources::locked_task>{};
+      if (!started.empty()) {
+        dispatch_ready_steps(tx, started, node_id_, namespace_suffix_);
+        started_ += started.size();
+      }
     } catch (const resources::store_error&) {
       // Something the resolution could not see (e.g. a damaged template)
       // refused the batch: fall back to one request at a time so only the

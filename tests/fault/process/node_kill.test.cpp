@@ -68,8 +68,11 @@ TEST_CASE("a node killed with SIGKILL mid-run is swept dead, its claims are rele
   cluster c;
   c.register_template(single_noop_template);
   c.submit("fault", "single", tasks);
-  auto& a = c.start_node("node-a");
-  auto& b = c.start_node("node-b");
+  // Every task goes through the claim path, so a node dies holding claims.
+  const std::vector<std::string> claim_path{"--set",
+                                            "orchestration.start_tasks_on_creation=false"};
+  auto& a = c.start_node("node-a", claim_path);
+  auto& b = c.start_node("node-b", claim_path);
   c.start_worker("fault", {"--concurrency", "4"});
   c.start_worker("fault", {"--concurrency", "4"});
   // Mid-run: some work done, much left.
@@ -78,7 +81,7 @@ TEST_CASE("a node killed with SIGKILL mid-run is swept dead, its claims are rele
   kill_and_confirm_sweep(c, a, "node-a", tasks);
   if (long_variant()) {
     // A second victim: a fresh node joins, then the survivor of the first kill dies.
-    c.start_node("node-c");
+    c.start_node("node-c", claim_path);
     kill_and_confirm_sweep(c, b, "node-b", tasks);
   }
   auto done = c.wait_for(tasks_in("complete"), tasks, long_variant() ? 900s : 420s);
