@@ -103,33 +103,36 @@ std::vector<step_worker::claimed_step> step_worker::claim_batch() {
       invalid.push_back({m.msg_id, where(m.msg_id) + e.what()});
     }
   }
-  std::map<std::string, std::string> states;
+  // One call locks the steps, starts the enqueued ones and reports every state.
+  struct step_row {
+    std::string state;
+    bool started = false;
+  };
+  std::map<std::string, step_row> steps;
   if (!parsed.empty()) {
     std::vector<std::string> uuids;
     for (const auto& p : parsed)
       uuids.push_back(p.step.step_uuid);
+    nlohmann::json meta{{"worker", info_.id}, {"queue", queue_}};
     for (const auto& row :
-         tx.exec_params("SELECT workflow_step_uuid::text, current_state"
-                        " FROM tasker_step_states($1::uuid[])",
-                        resources::detail::pg_array(uuids)))
-      states[row[0].as<std::string>()] = row[1].as<std::string>();
+         tx.exec_params("SELECT workflow_step_uuid::text, current_state, started"
+                        " FROM tasker_start_steps($1::uuid[], $2::jsonb)",
+                        resources::detail::pg_array(uuids), meta.dump()))
+      steps[row[0].as<std::string>()] = {row[1].as<std::string>(), row[2].as<bool>()};
   }
   std::vector<claimed_step> claimed;
   std::vector<std::int64_t> duplicates;
-  std::vector<std::string> to_claim;
   std::set<std::string> seen;
   for (auto& p : parsed) {
-    auto s = states.find(p.step.step_uuid);
-    if (s == states.end()) {
+    auto s = steps.find(p.step.step_uuid);
+    if (s == steps.end()) {
       invalid.push_back({p.msg_id, where(p.msg_id) + "step_message.step_uuid: workflow step "
                                      + p.step.step_uuid + " does not exist"});
-    } else if (s->second != resources::to_string(resources::step_state::enqueued)
-               || !seen.insert(p.step.step_uuid).second) {
+    } else if (!s->second.started || !seen.insert(p.step.step_uuid).second) {
       spdlog::debug("worker {}: {}step {} is {}, not enqueued: deleting the duplicate", info_.id,
-                    where(p.msg_id), p.step.step_uuid, s->second);
+                    where(p.msg_id), p.step.step_uuid, s->second.started ? "started" : s->second.state);
       duplicates.push_back(p.msg_id);
     } else {
-      to_claim.push_back(p.step.step_uuid);
       claimed.push_back(std::move(p));
     }
   }
@@ -140,9 +143,6 @@ std::vector<step_worker::claimed_step> step_worker::claim_batch() {
   }
   if (!duplicates.empty())
     queue_client::remove(tx, queue_, duplicates);
-  if (!to_claim.empty())
-    resources::transition_steps(tx, to_claim, resources::step_state::in_progress,
-                                {{"worker", info_.id}, {"queue", queue_}});
   if (opts_.visibility_timeout_seconds <= 0) {
     // Steps of a batch run one after another: message i stays hidden until
     // every step up to it could have timed out.

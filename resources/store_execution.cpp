@@ -92,15 +92,6 @@ std::vector<locked_task> lock_tasks_for_advance(pqxx::transaction_base& tx,
   return tasks_for_node(tx, "tasker_lock_tasks_for_advance", task_uuids, node_id);
 }
 
-void lock_result_tasks(pqxx::transaction_base& tx, const std::vector<std::string>& task_uuids) {
-  if (task_uuids.empty())
-    return;
-  detail::translating([&] {
-    return tx.exec_params("SELECT tasker_lock_result_tasks($1::text[])",
-                          detail::pg_array(task_uuids));
-  });
-}
-
 void defer_steps(pqxx::transaction_base& tx, const std::vector<std::string>& step_uuids,
                  int seconds) {
   if (step_uuids.empty())
@@ -156,14 +147,16 @@ std::string_view to_string(result_outcome outcome) noexcept {
   return "unknown";
 }
 
-std::vector<applied_result> apply_step_results(pqxx::transaction_base& tx,
-                                               const nlohmann::json& results) {
+namespace {
+
+std::vector<applied_result> applied_rows(pqxx::transaction_base& tx, const char* function,
+                                         const nlohmann::json& results) {
   std::vector<applied_result> out;
   if (results.is_array() && results.empty())
     return out;
   auto rows = detail::translating([&] {
-    return tx.exec_params("SELECT ordinal, workflow_step_uuid, outcome, detail"
-                          " FROM tasker_apply_step_results($1::jsonb)",
+    return tx.exec_params(std::string{"SELECT ordinal, workflow_step_uuid, outcome, detail FROM "}
+                              + function + "($1::jsonb)",
                           results.dump());
   });
   out.reserve(rows.size());
@@ -171,6 +164,18 @@ std::vector<applied_result> apply_step_results(pqxx::transaction_base& tx,
     out.push_back({row[0].as<std::int32_t>(), row[1].as<std::string>(std::string{}),
                    parse_outcome(row[2].as<std::string>()), row[3].as<std::string>(std::string{})});
   return out;
+}
+
+} // namespace
+
+std::vector<applied_result> apply_step_results(pqxx::transaction_base& tx,
+                                               const nlohmann::json& results) {
+  return applied_rows(tx, "tasker_apply_step_results", results);
+}
+
+std::vector<applied_result> lock_and_apply_step_results(pqxx::transaction_base& tx,
+                                                        const nlohmann::json& results) {
+  return applied_rows(tx, "tasker_lock_and_apply_step_results", results);
 }
 
 std::vector<rescued_step> rescue_stale_steps(pqxx::transaction_base& tx, std::int32_t limit) {

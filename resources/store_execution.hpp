@@ -63,11 +63,6 @@ std::vector<locked_task> start_new_tasks(pqxx::transaction_base& tx,
 std::vector<locked_task> lock_claimed_tasks(pqxx::transaction_base& tx, std::string_view node_id,
                                             std::int32_t limit);
 
-/// Locks the tasks named by a result batch, in a fixed order, waiting for
-/// rows other transactions hold (tasker_lock_result_tasks); strings that are
-/// not uuids are ignored.
-void lock_result_tasks(pqxx::transaction_base& tx, const std::vector<std::string>& task_uuids);
-
 /// Locks those of `task_uuids` that are unfinished and carry no live claim of
 /// another node, skipping rows another transaction holds
 /// (tasker_lock_tasks_for_advance): the tasks a result batch may advance itself.
@@ -112,6 +107,13 @@ struct applied_result {
 /// batch order.
 std::vector<applied_result> apply_step_results(pqxx::transaction_base& tx,
                                                const nlohmann::json& results);
+
+/// Locks the tasks `results` name, in a fixed order, waiting for rows other
+/// transactions hold (tasker_lock_result_tasks; task uuids that are not uuids
+/// are ignored), then apply_step_results: one round trip
+/// (tasker_lock_and_apply_step_results).
+std::vector<applied_result> lock_and_apply_step_results(pqxx::transaction_base& tx,
+                                                        const nlohmann::json& results);
 
 /// A step moved by the rescue sweep.
 struct rescued_step {

@@ -40,17 +40,10 @@ batch_outcome step_result_processor::process_batch(pqxx::connection& conn, std::
   for (auto& r : parsed.items)
     batch.push_back(std::move(r));
 
-  {
-    // Task rows before step rows, in a fixed order (as enqueuers and claimers).
-    std::set<std::string> tasks;
-    for (const auto& r : batch)
-      tasks.insert(r.at("task_uuid").get<std::string>());
-    resources::lock_result_tasks(tx, std::vector<std::string>(tasks.begin(), tasks.end()));
-  }
-
   std::vector<std::int64_t> done;
   std::set<std::string> touched; // tasks whose steps changed state
-  for (const auto& r : resources::apply_step_results(tx, batch)) {
+  // Task rows before step rows, in a fixed order (as enqueuers and claimers).
+  for (const auto& r : resources::lock_and_apply_step_results(tx, batch)) {
     const auto ordinal = static_cast<std::size_t>(r.ordinal);
     const auto msg_id = ids.at(ordinal);
     if (r.outcome == result_outcome::completed || r.outcome == result_outcome::retrying
