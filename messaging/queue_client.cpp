@@ -74,24 +74,26 @@ std::string table_sql(table_op op, const std::string& queue) {
   throw std::invalid_argument("table_sql: unknown operation");
 }
 
+// Statement name prefixes. PostgreSQL keeps prepared statement names to 63
+// bytes; a prefix of at most 8 plus a queue name of at most 48 stays unique.
 const char* table_op_name(table_op op) {
   switch (op) {
   case table_op::read:
-    return "read";
+    return "tq_read:";
   case table_op::send_batch:
-    return "send_batch";
+    return "tq_send:";
   case table_op::remove:
-    return "delete";
+    return "tq_del:";
   case table_op::set_vt_each:
-    return "set_vt_each";
+    return "tq_vt:";
   }
-  return "unknown";
+  return "tq_?:";
 }
 
 template <class... Args>
 pqxx::result exec_on_table(pqxx::transaction_base& tx, table_op op, const std::string& queue,
                            Args&&... args) {
-  const auto name = std::string{"tasker_mq.q."} + table_op_name(op) + "." + queue;
+  const auto name = table_op_name(op) + queue;
   tx.conn().prepare(name, table_sql(op, queue)); // an identical redefinition is a no-op
   try {
     return tx.exec_prepared(name, std::forward<Args>(args)...);

@@ -236,6 +236,24 @@ TEST_CASE_FIXTURE(queue_fixture, "a queue dropped and created again works on the
   CHECK(in_tx([&](auto& tx) { return queue_client::remove(tx, "jobs", sent); }) == sent);
 }
 
+TEST_CASE_FIXTURE(queue_fixture, "queues with long names sharing a prefix stay apart on one "
+                                 "connection") {
+  // 48 characters, the longest queue name; the two differ in the last one.
+  const std::string a(47, 'q'), b = a + "b";
+  const std::string a2 = a + "a";
+  in_tx([&](auto& tx) {
+    queue_client::create_queue(tx, a2);
+    queue_client::create_queue(tx, b);
+    queue_client::send_batch(tx, a2, {json{{"q", "a"}}});
+    queue_client::send_batch(tx, b, {json{{"q", "b"}}, json{{"q", "b"}}});
+  });
+  auto got_a = in_tx([&](auto& tx) { return queue_client::read(tx, a2, 30, 10); });
+  auto got_b = in_tx([&](auto& tx) { return queue_client::read(tx, b, 30, 10); });
+  REQUIRE(got_a.size() == 1);
+  CHECK(got_a[0].message == json{{"q", "a"}});
+  CHECK(got_b.size() == 2);
+}
+
 TEST_CASE_FIXTURE(queue_fixture, "create_queue is idempotent and drop_queue removes a queue") {
   in_tx([](auto& tx) {
     queue_client::create_queue(tx, "jobs");

@@ -8,13 +8,13 @@ WITH st AS (
 ), t AS (
   SELECT t.task_uuid, to_timestamp((t.context->>'submitted_us')::float8 / 1e6) AS submitted,
          t.created_at,
-         (SELECT created_at FROM task_transitions x WHERE x.task_uuid = t.task_uuid AND x.to_state = 'in_progress') AS claimed,
+         (SELECT created_at FROM task_transitions x WHERE x.task_uuid = t.task_uuid AND x.to_state = 'in_progress') AS started,
          (SELECT created_at FROM task_transitions x WHERE x.task_uuid = t.task_uuid AND x.to_state = 'complete') AS completed
   FROM tasks t
 ), hops AS (
   SELECT 'submit -> task created' AS hop, 1 AS o, t.created_at - t.submitted AS d FROM t
-  UNION ALL SELECT 'task created -> claimed', 2, claimed - created_at FROM t
-  UNION ALL SELECT 'prev done -> ' || e.name || ' enqueued', 3 + ascii(e.name) - 97, e.created_at - coalesce(p.created_at, t.claimed)
+  UNION ALL SELECT 'task created -> started', 2, started - created_at FROM t
+  UNION ALL SELECT 'prev done -> ' || e.name || ' enqueued', 3 + ascii(e.name) - 97, e.created_at - coalesce(p.created_at, t.started)
     FROM st e JOIN t USING (task_uuid)
     LEFT JOIN st p ON p.task_uuid = e.task_uuid AND p.to_state = 'complete' AND p.name = chr(ascii(e.name) - 1)
     WHERE e.to_state = 'enqueued'
