@@ -35,6 +35,25 @@ std::size_t create_all(pipeline& p) {
   return total;
 }
 
+// Counts tasker_tasks_ready notifications on a connection of its own.
+struct ready_listener {
+  struct receiver : pqxx::notification_receiver {
+    int& count;
+    receiver(pqxx::connection_base& c, int& n)
+        : pqxx::notification_receiver(c, tasker::actors::tasks_ready_channel), count(n) {}
+    void operator()(const std::string&, int) override { ++count; }
+  };
+  pqxx::connection conn;
+  int count = 0;
+  receiver r{conn, count};
+  explicit ready_listener(const std::string& url) : conn(url) {}
+  int received() {
+    conn.await_notification(0, 200000);
+    conn.get_notifs();
+    return count;
+  }
+};
+
 void create_task(pipeline& p, const std::string& name, nlohmann::json context = {}) {
   p.send_request(pipeline::request(name, context.is_null() ? nlohmann::json::object() : context));
   REQUIRE(create_all(p) == 1);
@@ -109,7 +128,9 @@ TEST_CASE("a new task starts and sends its first step in the transaction that cr
   pipeline p;
   p.register_toml(diamond_toml());
   p.send_request(pipeline::request("diamond", {{"order", 8}}));
+  ready_listener listener{p.db.url()};
   CHECK(p.run(executor_type::task_request_processor).items == 1);
+  CHECK(listener.received() == 0); // nothing was left to wake a claimer for
   CHECK(p.task_state() == "in_progress");
   CHECK(p.scalar<bool>("SELECT claimed_by IS NULL FROM tasks"));
   CHECK_FALSE(p.scalar<bool>("SELECT needs_attention FROM tasks"));
@@ -126,12 +147,23 @@ TEST_CASE("a new task starts and sends its first step in the transaction that cr
   CHECK(p.run(executor_type::step_enqueuer).items == 0);
 }
 
+TEST_CASE("tasks created for the claim path wake the claimers") {
+  pipeline p;
+  p.register_toml(diamond_toml());
+  p.send_request(pipeline::request("diamond", {{"n", 1}}));
+  ready_listener listener{p.db.url()};
+  REQUIRE(create_all(p) == 1); // start on creation off
+  CHECK(listener.received() == 1);
+}
+
 TEST_CASE("a new task waits for the claim path while another claimable task is ready") {
   pipeline p;
   p.register_toml(diamond_toml());
   create_task(p, "diamond", {{"first", true}}); // claimable, not started
   p.send_request(pipeline::request("diamond", {{"first", false}}));
+  ready_listener listener{p.db.url()};
   CHECK(p.run(executor_type::task_request_processor).items == 1);
+  CHECK(listener.received() == 1); // the claimers are woken for it
   CHECK(p.scalar<int>("SELECT count(*) FROM tasks WHERE current_state = 'pending'") == 2);
   CHECK(p.take_steps().empty());
   p.claim_and_enqueue();
@@ -353,28 +385,6 @@ TEST_CASE("two enqueuers on two connections never send the same step twice") {
                       " WHERE to_state = 'enqueued'") == tasks);
 }
 
-namespace {
-
-// Counts tasker_tasks_ready notifications on a connection of its own.
-struct ready_listener {
-  struct receiver : pqxx::notification_receiver {
-    int& count;
-    receiver(pqxx::connection_base& c, int& n)
-        : pqxx::notification_receiver(c, tasker::actors::tasks_ready_channel), count(n) {}
-    void operator()(const std::string&, int) override { ++count; }
-  };
-  pqxx::connection conn;
-  int count = 0;
-  receiver r{conn, count};
-  explicit ready_listener(const std::string& url) : conn(url) {}
-  int received() {
-    conn.await_notification(0, 200000);
-    conn.get_notifs();
-    return count;
-  }
-};
-
-} // namespace
 
 TEST_CASE("a result batch that advances its own tasks wakes no claimer") {
   pipeline p;

@@ -1,4 +1,5 @@
 #include "actors/processors/processor_types.hpp"
+#include "actors/processors/processors.hpp"
 #include "actors/processors/step_dispatch.hpp"
 
 #include "messaging/batch_read.hpp"
@@ -84,37 +85,36 @@ batch_outcome task_request_processor::process_batch(pqxx::connection& conn, std:
   }
 
   std::vector<std::int64_t> done;
-  auto count = [&](const resources::created_task& t) { ++(t.duplicate ? duplicates_ : created_); };
+  std::vector<std::string> fresh; // tasks this batch created (not duplicates)
+  auto count = [&](const resources::created_task& t) {
+    ++(t.duplicate ? duplicates_ : created_);
+    if (!t.duplicate)
+      fresh.push_back(t.task_uuid);
+  };
   if (!ok.empty()) {
+    // This transaction wakes the claimers itself, only for what it leaves them
+    // (0015_quiet_start.sql); transaction-local, so it survives the savepoints.
+    if (start_on_creation_)
+      tx.exec("SELECT set_config('tasker.starting_new_tasks', 'on', true)");
     savepoint sp{tx};
     try {
-      auto created = resources::create_tasks(tx, ok);
-      sp.release();
-      std::vector<std::string> fresh;
-      for (const auto& t : created) {
+      for (const auto& t : resources::create_tasks(tx, ok))
         count(t);
-        if (!t.duplicate)
-          fresh.push_back(t.task_uuid);
-      }
+      sp.release();
       done = ok_ids;
-      // Started here unless the claim path has ready work waiting.
-      auto started = start_on_creation_ ? resources::start_new_tasks(tx, fresh, node_id_)
-                                        : std::vector<resources::locked_task>{};
-      if (!started.empty()) {
-        dispatch_ready_steps(tx, started, node_id_, namespace_suffix_);
-        started_ += started.size();
-      }
     } catch (const resources::store_error&) {
       // Something the resolution could not see (e.g. a damaged template)
       // refused the batch: fall back to one request at a time so only the
       // offending ones are archived. Error path only.
       sp.rollback();
       sp.release();
+      fresh.clear();
       for (std::size_t i = 0; i < ok.size(); ++i) {
         savepoint one{tx};
         try {
-          count(resources::create_task(tx, ok[i]));
+          auto t = resources::create_task(tx, ok[i]);
           one.release();
+          count(t);
           done.push_back(ok_ids[i]);
         } catch (const resources::store_error& e) {
           one.rollback();
@@ -123,6 +123,16 @@ batch_outcome task_request_processor::process_batch(pqxx::connection& conn, std:
         }
       }
     }
+  }
+  if (start_on_creation_ && !fresh.empty()) {
+    // Started here unless the claim path has ready work waiting.
+    auto started = resources::start_new_tasks(tx, fresh, node_id_);
+    if (!started.empty()) {
+      dispatch_ready_steps(tx, started, node_id_, namespace_suffix_);
+      started_ += started.size();
+    }
+    if (started.size() < fresh.size())
+      tx.exec_params("SELECT pg_notify($1, '')", std::string{tasks_ready_channel});
   }
 
   if (!done.empty())
