@@ -8,6 +8,7 @@
 #include <caf/all.hpp>
 #include <doctest/doctest.h>
 #include <httplib.h>
+#include <spdlog/spdlog.h>
 
 #include <signal.h>
 #include <sys/wait.h>
@@ -50,6 +51,10 @@ struct worker_fixture {
   int templates = 0;
 
   worker_fixture() {
+    // The binaries set up logging on the main thread before any actor runs;
+    // here the worker actors' first log lines would construct spdlog's
+    // registry concurrently, inside a library ThreadSanitizer cannot see into.
+    spdlog::default_logger();
     pqxx::work tx{conn};
     queue_client::create_queue(tx, ns_queue);
     queue_client::create_queue(tx, results_queue);
