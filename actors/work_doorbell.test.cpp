@@ -41,6 +41,24 @@ void settle() {
   std::this_thread::sleep_for(300ms);
 }
 
+// Three actors wait up to 3 s each; once all are waiting, `act` runs.
+// Returns how many of them were woken (the rest timed out).
+template <class Act>
+int woken_of_three(work_doorbell& bell, Act act) {
+  std::atomic<int> woken{0};
+  std::vector<std::thread> actors;
+  for (int i = 0; i < 3; ++i)
+    actors.emplace_back([&] {
+      if (bell.wait(3s))
+        ++woken;
+    });
+  settle();
+  act();
+  for (auto& t : actors)
+    t.join();
+  return woken.load();
+}
+
 } // namespace
 
 TEST_CASE_FIXTURE(doorbell_fixture, "a wait with nothing to wake it times out") {
@@ -50,18 +68,7 @@ TEST_CASE_FIXTURE(doorbell_fixture, "a wait with nothing to wake it times out") 
 
 TEST_CASE_FIXTURE(doorbell_fixture, "a send wakes one of the waiting actors, not all of them") {
   work_doorbell bell{db.url(), "jobs", 4};
-  std::atomic<int> woken{0};
-  std::vector<std::thread> actors;
-  for (int i = 0; i < 3; ++i)
-    actors.emplace_back([&] {
-      if (bell.wait(3s))
-        ++woken;
-    });
-  settle();
-  send();
-  for (auto& t : actors)
-    t.join();
-  CHECK(woken.load() == 1);
+  CHECK(woken_of_three(bell, [&] { send(); }) == 1);
 }
 
 TEST_CASE_FIXTURE(doorbell_fixture, "a ring wakes the actor that is listening") {
@@ -78,19 +85,10 @@ TEST_CASE_FIXTURE(doorbell_fixture, "a ring wakes the actor that is listening") 
 
 TEST_CASE_FIXTURE(doorbell_fixture, "each ring wakes one more idle actor") {
   work_doorbell bell{db.url(), "jobs", 4};
-  std::atomic<int> woken{0};
-  std::vector<std::thread> actors;
-  for (int i = 0; i < 3; ++i)
-    actors.emplace_back([&] {
-      if (bell.wait(3s))
-        ++woken;
-    });
-  settle();
-  bell.ring();
-  bell.ring();
-  for (auto& t : actors)
-    t.join();
-  CHECK(woken.load() == 2);
+  CHECK(woken_of_three(bell, [&] {
+          bell.ring();
+          bell.ring();
+        }) == 2);
 }
 
 TEST_CASE_FIXTURE(doorbell_fixture, "a ring with nobody waiting is kept for the next wait, "

@@ -36,8 +36,6 @@ public:
   std::uint64_t duplicates() const { return duplicates_; }
   /// Messages archived as invalid since construction.
   std::uint64_t archived() const { return archived_; }
-  /// New tasks started in the transaction that created them.
-  std::uint64_t started() const { return started_; }
 
 private:
   std::string queue_;
@@ -46,7 +44,6 @@ private:
   std::string node_id_;
   std::string namespace_suffix_;
   bool start_on_creation_;
-  std::uint64_t started_ = 0;
   std::uint64_t created_ = 0;
   std::uint64_t duplicates_ = 0;
   std::uint64_t archived_ = 0;

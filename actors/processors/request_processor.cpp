@@ -108,7 +108,6 @@ batch_outcome task_request_processor::process_batch(pqxx::connection& conn, std:
       // offending ones are archived. Error path only.
       sp.rollback();
       sp.release();
-      fresh.clear();
       for (std::size_t i = 0; i < ok.size(); ++i) {
         savepoint one{tx};
         try {
@@ -127,10 +126,8 @@ batch_outcome task_request_processor::process_batch(pqxx::connection& conn, std:
   if (start_on_creation_ && !fresh.empty()) {
     // Started here unless the claim path has ready work waiting.
     auto started = resources::start_new_tasks(tx, fresh, node_id_);
-    if (!started.empty()) {
+    if (!started.empty())
       dispatch_ready_steps(tx, started, node_id_, namespace_suffix_);
-      started_ += started.size();
-    }
     if (started.size() < fresh.size())
       tx.exec_params("SELECT pg_notify($1, '')", std::string{tasks_ready_channel});
   }
