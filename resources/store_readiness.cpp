@@ -13,7 +13,8 @@ constexpr execution_status all_statuses[] = {
 } // namespace
 
 std::vector<ready_step> ready_steps(pqxx::transaction_base& tx,
-                                    const std::vector<std::string>& task_uuids) {
+                                    const std::vector<std::string>& task_uuids,
+                                    const std::optional<std::string>& queue_suffix) {
   std::vector<ready_step> out;
   if (task_uuids.empty())
     return out;
@@ -21,8 +22,12 @@ std::vector<ready_step> ready_steps(pqxx::transaction_base& tx,
     return tx.exec_params(
         "SELECT task_uuid, workflow_step_uuid, namespace_name, step_name, handler,"
         " current_state, attempts, retry_limit, timeout_seconds, inputs, task_context,"
-        " parent_results FROM tasker_ready_steps($1::uuid[])",
-        detail::pg_array(task_uuids));
+        " parent_results, $2::text IS NULL OR EXISTS (SELECT 1 FROM tasker_mq.meta m"
+        " WHERE m.queue_name = namespace_name || $2::text)"
+        " FROM tasker_ready_steps($1::uuid[])",
+        detail::pg_array(task_uuids),
+        // a null pointer is sent as SQL NULL
+        queue_suffix ? queue_suffix->c_str() : static_cast<const char*>(nullptr));
   });
   out.reserve(rows.size());
   for (const auto& row : rows) {
@@ -39,6 +44,7 @@ std::vector<ready_step> ready_steps(pqxx::transaction_base& tx,
     s.inputs = nlohmann::json::parse(row[9].as<std::string>());
     s.task_context = nlohmann::json::parse(row[10].as<std::string>());
     s.parent_results = nlohmann::json::parse(row[11].as<std::string>());
+    s.queue_exists = row[12].as<bool>();
     out.push_back(std::move(s));
   }
   return out;

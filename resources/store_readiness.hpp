@@ -13,6 +13,7 @@
 #include <pqxx/pqxx>
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -33,11 +34,15 @@ struct ready_step {
   nlohmann::json inputs;                  ///< the step's static inputs
   nlohmann::json task_context;            ///< the task's context
   nlohmann::json parent_results;          ///< parent step name -> its results (null if none)
+  bool queue_exists = true;               ///< namespace_name + suffix names a queue (see below)
 };
 
 /// The ready steps of `task_uuids`, per task in topological order; one round trip.
+/// With `queue_suffix`, each step also says whether the queue named
+/// namespace_name + suffix exists (tasker_mq.meta), read in the same statement.
 std::vector<ready_step> ready_steps(pqxx::transaction_base& tx,
-                                    const std::vector<std::string>& task_uuids);
+                                    const std::vector<std::string>& task_uuids,
+                                    const std::optional<std::string>& queue_suffix = std::nullopt);
 
 /// Where a task stands, first match wins (see tasker_task_execution_contexts).
 enum class execution_status {

@@ -60,6 +60,25 @@ TEST_CASE("a ready step carries its parents' results, the task context and its i
   CHECK(ready[0].inputs == nlohmann::json{{"mode", "merge"}});
   CHECK(ready[0].task_context == nlohmann::json{{"order", 42}});
   CHECK(ready[0].parent_results == nlohmann::json{{"b", {{"total", 3}}}, {"c", nullptr}});
+  CHECK(ready[0].queue_exists); // no suffix given: not looked up
+}
+
+TEST_CASE("a ready step says whether its namespace queue exists") {
+  testing::scratch_db db;
+  auto conn = db.connect();
+  pqxx::work tx{conn};
+  auto task = test::make_task(tx, test::diamond_template(), {});
+  auto ready = [&](const std::string& suffix) {
+    auto r = ready_steps(tx, {task}, suffix);
+    REQUIRE(r.size() == 1);
+    return r[0].queue_exists;
+  };
+  CHECK_FALSE(ready("_queue"));
+  tx.exec("SELECT tasker_mq.create_queue('shop_queue')");
+  CHECK(ready("_queue"));
+  CHECK_FALSE(ready("_other"));
+  tx.exec("SELECT tasker_mq.drop_queue('shop_queue')");
+  CHECK_FALSE(ready("_queue"));
 }
 
 TEST_CASE("a failed step is ready again only after its backoff and while attempts remain") {

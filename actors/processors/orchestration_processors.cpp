@@ -13,7 +13,6 @@
 #include <algorithm>
 #include <limits>
 #include <map>
-#include <set>
 
 namespace tasker::actors {
 
@@ -104,9 +103,10 @@ std::size_t dispatch_ready_steps(pqxx::transaction_base& tx,
     std::vector<nlohmann::json> messages;
     std::vector<std::string> steps;
     std::vector<std::string> tasks;
+    bool exists = true;
   };
   std::map<std::string, outgoing> per_queue;
-  for (auto& s : resources::ready_steps(tx, task_ids)) {
+  for (auto& s : resources::ready_steps(tx, task_ids, namespace_suffix)) {
     messaging::step_message m;
     m.task_uuid = s.task_uuid;
     m.step_uuid = s.step_uuid;
@@ -125,6 +125,7 @@ std::size_t dispatch_ready_steps(pqxx::transaction_base& tx,
     out.messages.push_back(m.to_json());
     out.steps.push_back(s.step_uuid);
     out.tasks.push_back(s.task_uuid);
+    out.exists = s.queue_exists;
   }
 
   // A namespace queue that does not exist (dropped, or a suffix no worker
@@ -132,14 +133,11 @@ std::size_t dispatch_ready_steps(pqxx::transaction_base& tx,
   // it and, on the result path, the results too. Its steps are held back
   // instead and the error names the queue; they are tried again after the
   // delay, so creating the queue (registering the template) lets them run.
-  std::set<std::string> existing;
-  if (!per_queue.empty())
-    for (const auto& q : messaging::queue_client::list_queues(tx))
-      existing.insert(q.name);
+  // Whether it exists came with the ready steps, in the same statement.
   std::vector<std::string> step_ids;
   std::vector<std::string> held;
   for (const auto& [queue, out] : per_queue) {
-    if (existing.count(queue) == 0) {
+    if (!out.exists) {
       for (std::size_t i = 0; i < out.steps.size(); ++i)
         spdlog::error("enqueue: queue {} does not exist: step {} of task {} waits {} s and is "
                       "tried again (create the queue, e.g. by registering the namespace's "
