@@ -50,6 +50,21 @@ TEST_CASE("executors crashing on injected batch failures are restarted and every
   CHECK_MESSAGE(crashes >= 1, "no executor crashed at rate " << rate);
   MESSAGE("injected executor crashes: " << crashes);
 
+  // A crashed executor died holding its lease: the broker disconnects that
+  // connection and reopens the slot for the next lease. The last tasks can
+  // complete before the broker has seen the last crash, so wait for it.
+  double reconnects = -1;
+  poll_until(
+      [&] {
+        auto metrics = http_get(port, "/metrics");
+        reconnects = metrics.status == 200
+                         ? metric_value(metrics.body, "orchestration_db_reconnects_total")
+                         : -1;
+        return reconnects >= 1;
+      },
+      30s);
+  CHECK_MESSAGE(reconnects >= 1, "no broker reconnect after " << crashes << " crashes");
+
   // Every pool is alive and none gave up (restart intensity not exceeded).
   auto h = http_get_json(port, "/health/orchestration");
   INFO("/health/orchestration: " << h.dump());
@@ -60,12 +75,6 @@ TEST_CASE("executors crashing on injected batch failures are restarted and every
     CHECK_MESSAGE(pool["executors"].get<int>() >= 1, "pool " << name << " has no executor");
   }
   CHECK(h["coordinator"]["running"] == true);
-  // A crashed executor died holding its lease: the broker disconnected that
-  // connection and reopened the slot for the next lease.
-  auto metrics = http_get(port, "/metrics");
-  CHECK(metrics.status == 200);
-  auto reconnects = metric_value(metrics.body, "orchestration_db_reconnects_total");
-  CHECK_MESSAGE(reconnects >= 1, "no broker reconnect after " << crashes << " crashes");
 
   CHECK(c.scalar("SELECT count(*) FROM workflow_steps WHERE current_state = 'complete'") == tasks);
   CHECK(c.scalar("SELECT count(*) FROM (SELECT workflow_step_uuid FROM workflow_step_transitions "
