@@ -156,6 +156,45 @@ TEST_CASE("task creation is atomic: a damaged template fails the batch and leave
     CHECK_MESSAGE(count_rows(check, table) == 0, table);
 }
 
+TEST_CASE("a damaged template without steps, or with a dependency on a later step, is refused") {
+  testing::scratch_db db;
+  auto conn = db.connect();
+  pqxx::work tx{conn};
+  auto good = test::diamond_template();
+  auto forward = test::flat_template("forward", 2);
+  auto empty = test::flat_template("empty", 1);
+  for (const auto* t : {&good, &forward, &empty})
+    register_template(tx, *t);
+  auto refused = [&](const task_request& r) {
+    return message_of(
+        [&] {
+          test::savepoint sp{tx};
+          create_tasks(tx, {test::request_for(good, {{"i", 1}}), r});
+        },
+        store_errc::invalid_request);
+  };
+  // s0 comes first, so it cannot depend on s1.
+  tx.exec0("UPDATE named_steps SET depends_on = '{s1}' WHERE name = 's0' AND named_task_uuid ="
+           " (SELECT named_task_uuid FROM named_tasks WHERE name = 'forward')");
+  auto text = refused(test::request_for(forward, {}));
+  CHECK(text.find("shop/forward@1.0.0 is corrupt: step \"s0\" depends on \"s1\"")
+        != std::string::npos);
+  tx.exec0("DELETE FROM named_steps WHERE named_task_uuid ="
+           " (SELECT named_task_uuid FROM named_tasks WHERE name = 'empty')");
+  text = refused(test::request_for(empty, {}));
+  CHECK(text.find("shop/empty@1.0.0 is corrupt: it has no steps") != std::string::npos);
+  for (const char* table : {"tasks", "workflow_steps", "workflow_step_edges", "task_transitions",
+                            "workflow_step_transitions"})
+    CHECK_MESSAGE(count_rows(tx, table) == 0, table);
+  // The good template alone still creates its task, steps, edges and history.
+  create_tasks(tx, {test::request_for(good, {{"i", 1}})});
+  CHECK(count_rows(tx, "tasks") == 1);
+  CHECK(count_rows(tx, "workflow_steps") == 4);
+  CHECK(count_rows(tx, "workflow_step_edges") == 4);
+  CHECK(count_rows(tx, "task_transitions") == 1);
+  CHECK(count_rows(tx, "workflow_step_transitions") == 4);
+}
+
 TEST_CASE("an unknown namespace, template or version is refused naming it") {
   testing::scratch_db db;
   auto conn = db.connect();
