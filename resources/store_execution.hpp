@@ -142,4 +142,14 @@ std::vector<finalized_task> finalize_given_tasks(pqxx::transaction_base& tx,
 /// more (all steps complete → complete; blocked by failures → error).
 std::vector<finalized_task> finalize_tasks(pqxx::transaction_base& tx, std::int32_t limit);
 
+/// What follows the sends of a dispatch, in one round trip
+/// (tasker_finish_dispatch): moves `enqueued_steps` to enqueued with
+/// `metadata` (as transition_steps), settles the attention flag of `tasks`
+/// (as settle_attention) and, with `finalize`, finalizes `tasks` (as
+/// finalize_given_tasks, whose result it returns; empty otherwise).
+std::vector<finalized_task> finish_dispatch(pqxx::transaction_base& tx,
+                                            const std::vector<std::string>& enqueued_steps,
+                                            const nlohmann::json& metadata,
+                                            const std::vector<std::string>& tasks, bool finalize);
+
 } // namespace tasker::resources

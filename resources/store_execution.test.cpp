@@ -71,3 +71,45 @@ TEST_CASE("an in-progress step with no attempts left is rescued to error, not pe
   REQUIRE(done.size() == 1);
   CHECK(done[0].to == task_state::error);
 }
+
+TEST_CASE("finishing a dispatch enqueues the sent steps, settles attention and finalizes") {
+  testing::scratch_db db;
+  auto conn = db.connect();
+  pqxx::work tx{conn};
+  auto sending = test::make_task(tx, test::flat_template("two", 2));
+  auto done = test::make_task(tx, test::flat_template("one", 1));
+  transition_tasks(tx, {sending, done}, task_state::in_progress);
+  auto s = test::step_ids(tx, sending);
+  auto d = test::step_ids(tx, done);
+  test::complete_steps(tx, {d["s0"]});
+  auto attention = [&](const std::string& task) {
+    return tx.exec_params1("SELECT needs_attention FROM tasks WHERE task_uuid = $1", task)[0]
+        .as<bool>();
+  };
+
+  // Without finalize: the sent steps are enqueued with the metadata, and the
+  // task whose every step is now in flight needs no attention.
+  auto finalized = finish_dispatch(tx, {s["s0"], s["s1"]}, {{"event", "enqueued"}},
+                                   {sending, done}, false);
+  CHECK(finalized.empty());
+  CHECK(current_step_state(tx, s["s0"]) == step_state::enqueued);
+  CHECK(current_step_state(tx, s["s1"]) == step_state::enqueued);
+  CHECK(tx.exec_params1("SELECT metadata->>'event' FROM workflow_step_transitions"
+                        " WHERE workflow_step_uuid = $1 AND most_recent",
+                        s["s0"])[0]
+            .as<std::string>()
+        == "enqueued");
+  CHECK_FALSE(attention(sending));
+  CHECK(current_task_state(tx, done) == task_state::in_progress);
+
+  // With finalize: the task with every step complete is finalized, the other
+  // one is left in progress.
+  finalized = finish_dispatch(tx, {}, {{"event", "enqueued"}}, {sending, done}, true);
+  REQUIRE(finalized.size() == 1);
+  CHECK(finalized[0].task_uuid == done);
+  CHECK(finalized[0].to == task_state::complete);
+  CHECK(current_task_state(tx, sending) == task_state::in_progress);
+
+  // An illegal move fails the call as transition_steps would.
+  CHECK_THROWS_AS(finish_dispatch(tx, {d["s0"]}, {}, {done}, false), store_error);
+}

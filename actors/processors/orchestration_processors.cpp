@@ -81,16 +81,17 @@ batch_outcome step_enqueuer::process_batch(pqxx::connection& conn, std::size_t m
   for (const auto& t : tasks)
     task_ids.push_back(t.task_uuid);
   resources::release_claims(tx, task_ids, node_id_);
-  const auto sent = dispatch_ready_steps(tx, tasks, node_id_, namespace_suffix_);
+  const auto sent = dispatch_ready_steps(tx, tasks, node_id_, namespace_suffix_).sent;
   tx.commit();
   return {sent, true, std::nullopt};
 }
 
-std::size_t dispatch_ready_steps(pqxx::transaction_base& tx,
-                                 const std::vector<resources::locked_task>& tasks,
-                                 const std::string& node_id, const std::string& namespace_suffix) {
+dispatch_outcome dispatch_ready_steps(pqxx::transaction_base& tx,
+                                      const std::vector<resources::locked_task>& tasks,
+                                      const std::string& node_id,
+                                      const std::string& namespace_suffix, bool finalize) {
   if (tasks.empty())
-    return 0;
+    return {};
   std::vector<std::string> task_ids;
   std::map<std::string, const resources::locked_task*> by_id;
   for (const auto& t : tasks) {
@@ -150,11 +151,9 @@ std::size_t dispatch_ready_steps(pqxx::transaction_base& tx,
     step_ids.insert(step_ids.end(), out.steps.begin(), out.steps.end());
   }
   resources::defer_steps(tx, held, missing_queue_delay_seconds);
-  if (!step_ids.empty())
-    resources::transition_steps(tx, step_ids, resources::step_state::enqueued,
-                                {{"event", "enqueued"}, {"node_id", node_id}});
-  resources::settle_attention(tx, task_ids);
-  return step_ids.size();
+  auto finalized = resources::finish_dispatch(
+      tx, step_ids, {{"event", "enqueued"}, {"node_id", node_id}}, task_ids, finalize);
+  return {step_ids.size(), std::move(finalized)};
 }
 
 // -- task_finalizer -------------------------------------------------------------

@@ -71,11 +71,10 @@ batch_outcome step_result_processor::process_batch(pqxx::connection& conn, std::
     // another node's live claim) is left to the claim path: wake it.
     if (locked.size() < touched.size())
       tx.exec_params("SELECT pg_notify($1, '')", std::string{tasks_ready_channel});
-    dispatched_ += dispatch_ready_steps(tx, locked, node_id_, namespace_suffix_);
-    std::vector<std::string> ids_locked;
-    for (const auto& t : locked)
-      ids_locked.push_back(t.task_uuid);
-    finalized_ += resources::finalize_given_tasks(tx, ids_locked).size();
+    // Sends the next steps, then finalizes what nothing can advance any more.
+    auto out = dispatch_ready_steps(tx, locked, node_id_, namespace_suffix_, /*finalize=*/true);
+    dispatched_ += out.sent;
+    finalized_ += out.finalized.size();
   }
 
   if (!done.empty())

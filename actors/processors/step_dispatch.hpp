@@ -17,15 +17,23 @@ namespace tasker::actors {
 /// the next attempt to enqueue it.
 inline constexpr int missing_queue_delay_seconds = 30;
 
+/// What dispatch_ready_steps did.
+struct dispatch_outcome {
+  std::size_t sent = 0;                              ///< steps sent and enqueued
+  std::vector<resources::finalized_task> finalized; ///< with `finalize` only
+};
+
 /// Sends every ready step of `tasks` (rows locked by this transaction) to
 /// `<namespace><namespace_suffix>` with one batch per queue, marks them
 /// enqueued (history metadata names `node_id`), then settles the tasks'
-/// needs_attention flag. Returns the number of steps sent. Steps whose queue
-/// does not exist are not sent: they stay pending, held back for
+/// needs_attention flag and, with `finalize`, finalizes those of the tasks
+/// that nothing can advance any more; after the sends, one round trip. Steps
+/// whose queue does not exist are not sent: they stay pending, held back for
 /// missing_queue_delay_seconds, and an error naming the queue, step and task
 /// is logged; the rest of the batch goes ahead.
-std::size_t dispatch_ready_steps(pqxx::transaction_base& tx,
-                                 const std::vector<resources::locked_task>& tasks,
-                                 const std::string& node_id, const std::string& namespace_suffix);
+dispatch_outcome dispatch_ready_steps(pqxx::transaction_base& tx,
+                                      const std::vector<resources::locked_task>& tasks,
+                                      const std::string& node_id,
+                                      const std::string& namespace_suffix, bool finalize = false);
 
 } // namespace tasker::actors
