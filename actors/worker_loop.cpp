@@ -227,10 +227,9 @@ void step_worker::post_results(std::vector<finished_step>& finished) {
     bodies.push_back(std::move(body));
     msg_ids.push_back(c.msg_id);
   }
-  pqxx::work tx{work_};
-  queue_client::send_batch(tx, opts_.step_results_queue, bodies);
-  queue_client::remove(tx, queue_, msg_ids);
-  tx.commit();
+  // One statement, atomic on its own: no BEGIN and COMMIT round trips.
+  pqxx::nontransaction tx{work_};
+  queue_client::send_batch_and_remove(tx, opts_.step_results_queue, bodies, queue_, msg_ids);
   for (const auto& f : finished) {
     const auto& c = *f.claimed;
     const auto& result = f.result;

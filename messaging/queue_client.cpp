@@ -3,6 +3,8 @@
 #include "messaging/identifier.hpp"
 #include "messaging/queue_sql.hpp"
 
+#include <cstdint>
+#include <cstdio>
 #include <stdexcept>
 
 namespace tasker::messaging {
@@ -91,17 +93,47 @@ const char* table_op_name(table_op op) {
 }
 
 template <class... Args>
-pqxx::result exec_on_table(pqxx::transaction_base& tx, table_op op, const std::string& queue,
-                           Args&&... args) {
-  const auto name = table_op_name(op) + queue;
-  tx.conn().prepare(name, table_sql(op, queue)); // an identical redefinition is a no-op
+pqxx::result exec_prepared_on(pqxx::transaction_base& tx, const std::string& name,
+                              const std::string& sql, const std::string& queues, Args&&... args) {
+  tx.conn().prepare(name, sql); // an identical redefinition is a no-op
   try {
     return tx.exec_prepared(name, std::forward<Args>(args)...);
   } catch (const pqxx::undefined_table& e) {
-    throw pqxx::undefined_table("queue '" + queue
-                                  + "' does not exist (create it with tasker_mq.create_queue)",
+    throw pqxx::undefined_table(queues + " does not exist (create it with tasker_mq.create_queue)",
                                 e.query(), e.sqlstate().c_str());
   }
+}
+
+template <class... Args>
+pqxx::result exec_on_table(pqxx::transaction_base& tx, table_op op, const std::string& queue,
+                           Args&&... args) {
+  return exec_prepared_on(tx, table_op_name(op) + queue, table_sql(op, queue),
+                          "queue '" + queue + "'", std::forward<Args>(args)...);
+}
+
+// send_batch on `to` and remove on `from` as one statement. The delete is a
+// data-modifying CTE, which runs whether or not the query reads it.
+std::string send_and_remove_sql(const std::string& to, const std::string& from) {
+  return "WITH gone AS (DELETE FROM tasker_mq.q_" + from
+         + " WHERE msg_id = ANY ($2::bigint[])),"
+           " ins AS (INSERT INTO tasker_mq.q_" + to
+         + " (vt, message) SELECT clock_timestamp(), m.message"
+           " FROM unnest($1::jsonb[]) WITH ORDINALITY AS m(message, n) ORDER BY m.n"
+           " RETURNING msg_id)"
+           " SELECT i.msg_id FROM ins i CROSS JOIN (SELECT pg_notify('tasker_mq_" + to + "', '"
+         + to + "')) n ORDER BY i.msg_id";
+}
+
+// "tq_sr:" + from + ":" + 8 hex digits of `to`: at most 63 bytes for two
+// 48-character names. pqxx refuses a second, different definition under one
+// name, so a (never seen) hash collision fails loudly instead of misrouting.
+std::string send_and_remove_name(const std::string& to, const std::string& from) {
+  std::uint32_t h = 2166136261u; // FNV-1a
+  for (unsigned char c : to)
+    h = (h ^ c) * 16777619u;
+  char hex[9];
+  std::snprintf(hex, sizeof hex, "%08x", h);
+  return "tq_sr:" + from + ":" + hex;
 }
 
 std::vector<std::int64_t> ids_of(const pqxx::result& r) {
@@ -206,6 +238,21 @@ std::vector<std::int64_t> queue_client::send_batch(pqxx::transaction_base& tx,
     bodies.push_back(serialize(name, m));
   return ids_of(
       exec_on_table(tx, table_op::send_batch, name, pg_array_literal(bodies), delay_seconds));
+}
+
+std::vector<std::int64_t> queue_client::send_batch_and_remove(
+    pqxx::transaction_base& tx, std::string_view to, const std::vector<nlohmann::json>& messages,
+    std::string_view from, const std::vector<std::int64_t>& msg_ids) {
+  auto to_name = checked_queue(to);
+  auto from_name = checked_queue(from);
+  std::vector<std::string> bodies;
+  bodies.reserve(messages.size());
+  for (const auto& m : messages)
+    bodies.push_back(serialize(to_name, m));
+  return ids_of(exec_prepared_on(tx, send_and_remove_name(to_name, from_name),
+                                 send_and_remove_sql(to_name, from_name),
+                                 "queue '" + to_name + "' or '" + from_name + "'",
+                                 pg_array_literal(bodies), pg_array_literal(msg_ids)));
 }
 
 // -- consuming --------------------------------------------------------------

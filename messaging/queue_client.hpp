@@ -117,6 +117,16 @@ public:
                                               const std::vector<nlohmann::json>& messages,
                                               int delay_seconds = 0);
 
+  /// In one statement: enqueues `messages` on `to` (as send_batch, readable
+  /// now) and deletes `msg_ids` from `from` (as remove); returns the new
+  /// msg_ids in order. One statement is atomic on its own, so a caller that
+  /// has nothing else to do can run it outside a transaction block (e.g. on a
+  /// pqxx::nontransaction) and save the BEGIN and COMMIT round trips: a
+  /// worker posting results for the step messages it consumed.
+  static std::vector<std::int64_t> send_batch_and_remove(
+      pqxx::transaction_base& tx, std::string_view to, const std::vector<nlohmann::json>& messages,
+      std::string_view from, const std::vector<std::int64_t>& msg_ids);
+
   // -- consuming ------------------------------------------------------------
 
   /// Takes up to `qty` visible messages (oldest first) and hides them for

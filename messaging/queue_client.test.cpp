@@ -254,6 +254,42 @@ TEST_CASE_FIXTURE(queue_fixture, "queues with long names sharing a prefix stay a
   CHECK(got_b.size() == 2);
 }
 
+TEST_CASE_FIXTURE(queue_fixture, "send_batch_and_remove sends to one queue and deletes from another "
+                                 "in one statement, also outside a transaction block") {
+  // 48-character names: the statement name stays within PostgreSQL's 63 bytes.
+  const std::string results(48, 'r');
+  in_tx([&](auto& tx) { queue_client::create_queue(tx, results); });
+  auto consumed = in_tx([](auto& tx) {
+    return queue_client::send_batch(tx, "jobs", {json{{"n", 1}}, json{{"n", 2}}, json{{"n", 3}}});
+  });
+  auto post = [&](const std::string& to, const std::vector<json>& messages, const ids& remove) {
+    pqxx::nontransaction auto_commit{conn};
+    return queue_client::send_batch_and_remove(auto_commit, to, messages, "jobs", remove);
+  };
+  auto sent = post(results, {json{{"r", 1}}, json{{"r", 2}}}, {consumed[0], consumed[1]});
+  REQUIRE(sent.size() == 2);
+  CHECK(sent[0] < sent[1]);
+  auto left = read(*this, 30, 10);
+  REQUIRE(left.size() == 1);
+  CHECK(left[0].msg_id == consumed[2]);
+  auto got = in_tx([&](auto& tx) { return queue_client::read(tx, results, 30, 10); });
+  REQUIRE(got.size() == 2);
+  CHECK(got[0].message == json{{"r", 1}});
+  CHECK(got[1].message == json{{"r", 2}});
+
+  // Both halves or neither: a missing queue fails the statement, named.
+  try {
+    post("nowhere", {json{{"r", 3}}}, {consumed[2]});
+    FAIL("expected an error");
+  } catch (const pqxx::undefined_table& e) {
+    CHECK(std::string{e.what()}.find("'nowhere' or 'jobs' does not exist") != std::string::npos);
+  }
+  auto still = in_tx([](auto& tx) {
+    return tx.exec1("SELECT count(*) FROM tasker_mq.q_jobs")[0].template as<int>();
+  });
+  CHECK(still == 1); // consumed[2] was not deleted
+}
+
 TEST_CASE_FIXTURE(queue_fixture, "create_queue is idempotent and drop_queue removes a queue") {
   in_tx([](auto& tx) {
     queue_client::create_queue(tx, "jobs");
