@@ -1,5 +1,8 @@
 #include "resources/store_execution.hpp"
 
+#include <algorithm>
+#include <cctype>
+#include <set>
 #include <stdexcept>
 
 namespace tasker::resources {
@@ -86,12 +89,6 @@ std::vector<locked_task> start_new_tasks(pqxx::transaction_base& tx,
   return tasks_for_node(tx, "tasker_start_new_tasks", task_uuids, node_id);
 }
 
-std::vector<locked_task> lock_tasks_for_advance(pqxx::transaction_base& tx,
-                                                const std::vector<std::string>& task_uuids,
-                                                std::string_view node_id) {
-  return tasks_for_node(tx, "tasker_lock_tasks_for_advance", task_uuids, node_id);
-}
-
 void defer_steps(pqxx::transaction_base& tx, const std::vector<std::string>& step_uuids,
                  int seconds) {
   if (step_uuids.empty())
@@ -102,15 +99,6 @@ void defer_steps(pqxx::transaction_base& tx, const std::vector<std::string>& ste
         " updated_at = now()"
         " WHERE workflow_step_uuid = ANY ($1::uuid[]) AND current_state IN ('pending', 'error')",
         detail::pg_array(step_uuids), seconds);
-  });
-}
-
-void settle_attention(pqxx::transaction_base& tx, const std::vector<std::string>& task_uuids) {
-  if (task_uuids.empty())
-    return;
-  detail::translating([&] {
-    return tx.exec_params("SELECT tasker_settle_attention($1::uuid[])",
-                          detail::pg_array(task_uuids));
   });
 }
 
@@ -173,9 +161,41 @@ std::vector<applied_result> apply_step_results(pqxx::transaction_base& tx,
   return applied_rows(tx, "tasker_apply_step_results", results);
 }
 
-std::vector<applied_result> lock_and_apply_step_results(pqxx::transaction_base& tx,
-                                                        const nlohmann::json& results) {
-  return applied_rows(tx, "tasker_lock_and_apply_step_results", results);
+applied_batch apply_step_results_and_lock(pqxx::transaction_base& tx,
+                                          const nlohmann::json& results,
+                                          std::string_view node_id) {
+  applied_batch out;
+  if (results.is_array() && results.empty())
+    return out;
+  auto rows = detail::translating([&] {
+    return tx.exec_params("SELECT ordinal, workflow_step_uuid, outcome, detail, task_uuid,"
+                          " namespace_name, task_name"
+                          " FROM tasker_apply_step_results_and_lock($1::jsonb, $2)",
+                          results.dump(), std::string{node_id});
+  });
+  std::set<std::string> touched;
+  for (const auto& row : rows) {
+    if (row[0].is_null()) {
+      out.locked.push_back(
+          {row[4].as<std::string>(), row[5].as<std::string>(), row[6].as<std::string>()});
+      continue;
+    }
+    applied_result r{row[0].as<std::int32_t>(), row[1].as<std::string>(std::string{}),
+                     parse_outcome(row[2].as<std::string>()),
+                     row[3].as<std::string>(std::string{})};
+    if (r.outcome == result_outcome::completed || r.outcome == result_outcome::retrying
+        || r.outcome == result_outcome::failed)
+    {
+      // as the database compares them: case-insensitively
+      auto task = results.at(static_cast<std::size_t>(r.ordinal)).at("task_uuid").get<std::string>();
+      std::transform(task.begin(), task.end(), task.begin(),
+                     [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+      touched.insert(std::move(task));
+    }
+    out.results.push_back(std::move(r));
+  }
+  out.touched = touched.size();
+  return out;
 }
 
 std::vector<rescued_step> rescue_stale_steps(pqxx::transaction_base& tx, std::int32_t limit) {
@@ -204,16 +224,6 @@ std::vector<finalized_task> finalized_rows(const pqxx::result& rows) {
 }
 
 } // namespace
-
-std::vector<finalized_task> finalize_given_tasks(pqxx::transaction_base& tx,
-                                                 const std::vector<std::string>& task_uuids) {
-  if (task_uuids.empty())
-    return {};
-  return finalized_rows(detail::translating([&] {
-    return tx.exec_params("SELECT task_uuid, to_state FROM tasker_finalize_given_tasks($1::uuid[])",
-                          detail::pg_array(task_uuids));
-  }));
-}
 
 std::vector<finalized_task> finish_dispatch(pqxx::transaction_base& tx,
                                             const std::vector<std::string>& enqueued_steps,

@@ -63,22 +63,11 @@ std::vector<locked_task> start_new_tasks(pqxx::transaction_base& tx,
 std::vector<locked_task> lock_claimed_tasks(pqxx::transaction_base& tx, std::string_view node_id,
                                             std::int32_t limit);
 
-/// Locks those of `task_uuids` that are unfinished and carry no live claim of
-/// another node, skipping rows another transaction holds
-/// (tasker_lock_tasks_for_advance): the tasks a result batch may advance itself.
-std::vector<locked_task> lock_tasks_for_advance(pqxx::transaction_base& tx,
-                                                const std::vector<std::string>& task_uuids,
-                                                std::string_view node_id);
-
 /// Holds back the listed steps that are waiting to start (pending or error)
 /// for `seconds`: they stay startable but are not ready until then, so claims
 /// and enqueuers pass over them (one UPDATE of backoff_until).
 void defer_steps(pqxx::transaction_base& tx, const std::vector<std::string>& step_uuids,
                  int seconds);
-
-/// Recomputes tasks.needs_attention of `task_uuids` (locked by the caller)
-/// after their ready steps were enqueued (tasker_settle_attention, 0007_attention.sql).
-void settle_attention(pqxx::transaction_base& tx, const std::vector<std::string>& task_uuids);
 
 /// What applying one step result did.
 enum class result_outcome {
@@ -108,12 +97,23 @@ struct applied_result {
 std::vector<applied_result> apply_step_results(pqxx::transaction_base& tx,
                                                const nlohmann::json& results);
 
-/// Locks the tasks `results` name, in a fixed order, waiting for rows other
-/// transactions hold (tasker_lock_result_tasks; task uuids that are not uuids
-/// are ignored), then apply_step_results: one round trip
-/// (tasker_lock_and_apply_step_results).
-std::vector<applied_result> lock_and_apply_step_results(pqxx::transaction_base& tx,
-                                                        const nlohmann::json& results);
+/// What apply_step_results_and_lock did.
+struct applied_batch {
+  std::vector<applied_result> results; ///< one per result, in batch order
+  std::vector<locked_task> locked;     ///< touched tasks now locked for advancing
+  std::size_t touched = 0;             ///< tasks whose steps changed state
+};
+
+/// Locks the tasks `results` name in a fixed order, waiting for rows other
+/// transactions hold (task uuids that are not uuids are ignored), applies the
+/// results as apply_step_results does, then locks the tasks whose steps
+/// completed, failed or will be retried and that carry no live claim of
+/// another node, skipping rows another transaction holds: one round trip
+/// (tasker_apply_step_results_and_lock). `touched - locked.size()` tasks are
+/// left to the claim path.
+applied_batch apply_step_results_and_lock(pqxx::transaction_base& tx,
+                                          const nlohmann::json& results,
+                                          std::string_view node_id);
 
 /// A step moved by the rescue sweep.
 struct rescued_step {
@@ -133,20 +133,17 @@ struct finalized_task {
   task_state to = task_state::complete; ///< complete, or error when failures block it
 };
 
-/// Finalizes those of `task_uuids` that are in progress and that nothing can
-/// advance any more (tasker_finalize_given_tasks).
-std::vector<finalized_task> finalize_given_tasks(pqxx::transaction_base& tx,
-                                                 const std::vector<std::string>& task_uuids);
-
 /// Finalizes up to `limit` in-progress tasks that nothing can advance any
 /// more (all steps complete → complete; blocked by failures → error).
 std::vector<finalized_task> finalize_tasks(pqxx::transaction_base& tx, std::int32_t limit);
 
 /// What follows the sends of a dispatch, in one round trip
 /// (tasker_finish_dispatch): moves `enqueued_steps` to enqueued with
-/// `metadata` (as transition_steps), settles the attention flag of `tasks`
-/// (as settle_attention) and, with `finalize`, finalizes `tasks` (as
-/// finalize_given_tasks, whose result it returns; empty otherwise).
+/// `metadata` (as transition_steps), recomputes tasks.needs_attention of
+/// `tasks` (locked by the caller; tasker_settle_attention) and, with
+/// `finalize`, finalizes those of `tasks` that are in progress and that
+/// nothing can advance any more (tasker_finalize_given_tasks), returning them;
+/// empty otherwise.
 std::vector<finalized_task> finish_dispatch(pqxx::transaction_base& tx,
                                             const std::vector<std::string>& enqueued_steps,
                                             const nlohmann::json& metadata,

@@ -104,3 +104,52 @@ TEST_CASE("applying results classifies unknown steps, repeats in a batch and sta
   CHECK(applied[3].outcome == resources::result_outcome::unknown_step);
   CHECK(contains(applied[3].detail, "0000000000ff"));
 }
+
+TEST_CASE("applying results locks the touched tasks that this node may advance") {
+  pipeline p;
+  p.register_toml(diamond_toml());
+  p.send_request(pipeline::request("diamond", {{"k", 1}}));
+  p.send_request(pipeline::request("diamond", {{"k", 2}}));
+  p.run(executor_type::task_request_processor);
+  p.claim_and_enqueue();
+  auto steps = p.take_steps();
+  REQUIRE(steps.size() == 2);
+  auto first = pipeline::success(steps[0], {{"v", 1}}).to_json();
+  auto second = pipeline::success(steps[1], {{"v", 2}}).to_json();
+  auto stale = first;
+  stale["attempt"] = 7;
+  // The second task is claimed by a live node elsewhere: it is not locked.
+  {
+    pqxx::work tx{p.conn};
+    tx.exec_params0("UPDATE tasks SET claimed_by = 'elsewhere', claimed_at = now()"
+                    " WHERE task_uuid = $1",
+                    steps[1].task_uuid);
+    tx.commit();
+  }
+  pqxx::work tx{p.conn};
+  auto upper = second;
+  upper["task_uuid"] = [&] {
+    auto s = steps[1].task_uuid;
+    for (auto& c : s)
+      c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+    return s;
+  }();
+  auto out = resources::apply_step_results_and_lock(
+      tx, nlohmann::json::array({stale, first, upper}), p.node);
+  REQUIRE(out.results.size() == 3);
+  CHECK(out.results[0].outcome == resources::result_outcome::stale);
+  CHECK(out.results[1].outcome == resources::result_outcome::completed);
+  CHECK(out.results[2].outcome == resources::result_outcome::completed);
+  CHECK(out.touched == 2);
+  REQUIRE(out.locked.size() == 1);
+  CHECK(out.locked[0].task_uuid == steps[0].task_uuid);
+  CHECK(out.locked[0].namespace_name == "shop");
+  CHECK(out.locked[0].task_name == "diamond");
+
+  // Nothing applied, nothing locked.
+  auto again = resources::apply_step_results_and_lock(tx, nlohmann::json::array({stale}),
+                                                      p.node);
+  REQUIRE(again.results.size() == 1);
+  CHECK(again.touched == 0);
+  CHECK(again.locked.empty());
+}

@@ -7,8 +7,6 @@
 #include "messaging/wire.hpp"
 #include "resources/store_execution.hpp"
 
-#include <set>
-
 namespace tasker::actors {
 
 using messaging::archive_entry;
@@ -41,14 +39,11 @@ batch_outcome step_result_processor::process_batch(pqxx::connection& conn, std::
     batch.push_back(std::move(r));
 
   std::vector<std::int64_t> done;
-  std::set<std::string> touched; // tasks whose steps changed state
-  // Task rows before step rows, in a fixed order (as enqueuers and claimers).
-  for (const auto& r : resources::lock_and_apply_step_results(tx, batch)) {
-    const auto ordinal = static_cast<std::size_t>(r.ordinal);
-    const auto msg_id = ids.at(ordinal);
-    if (r.outcome == result_outcome::completed || r.outcome == result_outcome::retrying
-        || r.outcome == result_outcome::failed)
-      touched.insert(batch.at(ordinal).at("task_uuid").get<std::string>());
+  // Task rows before step rows, in a fixed order (as enqueuers and claimers);
+  // then the tasks whose steps changed state are locked for advancing.
+  auto applied = resources::apply_step_results_and_lock(tx, batch, node_id_);
+  for (const auto& r : applied.results) {
+    const auto msg_id = ids.at(static_cast<std::size_t>(r.ordinal));
     switch (r.outcome) {
     case result_outcome::unknown_step:
       invalid.push_back({msg_id, "step_result: " + r.detail});
@@ -64,15 +59,14 @@ batch_outcome step_result_processor::process_batch(pqxx::connection& conn, std::
     }
   }
 
-  if (!touched.empty()) {
-    auto locked = resources::lock_tasks_for_advance(
-        tx, std::vector<std::string>(touched.begin(), touched.end()), node_id_);
+  if (applied.touched > 0) {
     // What this batch cannot advance (another transaction holds the task, or
     // another node's live claim) is left to the claim path: wake it.
-    if (locked.size() < touched.size())
+    if (applied.locked.size() < applied.touched)
       tx.exec_params("SELECT pg_notify($1, '')", std::string{tasks_ready_channel});
     // Sends the next steps, then finalizes what nothing can advance any more.
-    auto out = dispatch_ready_steps(tx, locked, node_id_, namespace_suffix_, /*finalize=*/true);
+    auto out =
+        dispatch_ready_steps(tx, applied.locked, node_id_, namespace_suffix_, /*finalize=*/true);
     dispatched_ += out.sent;
     finalized_ += out.finalized.size();
   }
