@@ -13,7 +13,9 @@ RETURNS TABLE (task_uuid uuid, to_state text)
 LANGUAGE plpgsql AS $$
 BEGIN
   IF coalesce(cardinality(p_enqueued), 0) > 0 THEN
-    PERFORM tasker_transition_steps(p_enqueued, 'enqueued', p_metadata);
+    PERFORM tasker_transition_steps_each(
+      p_enqueued, 'enqueued', array_fill(coalesce(p_metadata, '{}'::jsonb),
+                                         ARRAY[cardinality(p_enqueued)]));
   END IF;
   IF coalesce(cardinality(p_tasks), 0) > 0 THEN
     PERFORM tasker_settle_attention(p_tasks);
