@@ -79,6 +79,33 @@ TEST_CASE("a mixed batch archives each bad request with its reason and creates e
   CHECK(contains(reasons[bad_template], "unknown task template shop/missing@1.0.0"));
 }
 
+TEST_CASE("a batch with a damaged template archives only its requests and creates the rest") {
+  pipeline p;
+  p.register_toml(diamond_toml());
+  p.register_toml(diamond_toml("damaged"));
+  {
+    pqxx::work tx{p.conn};
+    tx.exec0("UPDATE named_steps SET depends_on = '{ghost}' WHERE name = 'd' AND named_task_uuid ="
+             " (SELECT named_task_uuid FROM named_tasks WHERE name = 'damaged')");
+    tx.commit();
+  }
+  p.send_request(pipeline::request("diamond", {{"k", 1}}));
+  auto damaged = p.send_request(pipeline::request("damaged", {{"k", 2}}));
+  auto unknown = p.send_request(pipeline::request("missing", {{"k", 3}}));
+  p.send_request(pipeline::request("diamond", {{"k", 4}}));
+
+  auto out = p.run(executor_type::task_request_processor);
+  CHECK(out.items == 4);
+  CHECK(p.scalar<int>("SELECT count(*) FROM tasks") == 2);
+  CHECK(p.scalar<int>("SELECT count(*) FROM workflow_steps") == 8);
+  CHECK(p.scalar<int>("SELECT count(*) FROM tasker_mq.q_orchestration_task_requests") == 0);
+  auto reasons = archived_reasons(p);
+  REQUIRE(reasons.size() == 2);
+  CHECK(contains(reasons[damaged], "shop/damaged@1.0.0 is corrupt"));
+  CHECK(contains(reasons[damaged], "ghost"));
+  CHECK(contains(reasons[unknown], "unknown task template shop/missing@1.0.0"));
+}
+
 TEST_CASE("applying results classifies unknown steps, repeats in a batch and stale attempts") {
   pipeline p;
   p.register_toml(diamond_toml());

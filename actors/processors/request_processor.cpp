@@ -66,24 +66,6 @@ batch_outcome task_request_processor::process_batch(pqxx::connection& conn, std:
   const auto& ids = batch.ids;  // parsed requests' messages, in order
   auto& requests = batch.items; // parallel to ids
 
-  // Resolve the whole batch once, so an unknown template is archived with its
-  // own reason instead of failing create_tasks for every other request.
-  nlohmann::json wire = nlohmann::json::array();
-  for (const auto& r : requests)
-    wire.push_back(resources::to_json(r));
-  auto problems = resources::task_request_problems(tx, wire);
-  std::vector<std::int64_t> ok_ids;
-  std::vector<resources::task_request> ok;
-  for (std::size_t i = 0; i < requests.size(); ++i) {
-    if (problems.at(i).empty()) {
-      ok_ids.push_back(ids[i]);
-      ok.push_back(std::move(requests[i]));
-    } else {
-      invalid.push_back(
-          {ids[i], "task_request (request_id " + requests[i].request_id + "): " + problems[i]});
-    }
-  }
-
   std::vector<std::int64_t> done;
   std::vector<std::string> fresh; // tasks this batch created (not duplicates)
   auto count = [&](const resources::created_task& t) {
@@ -91,34 +73,64 @@ batch_outcome task_request_processor::process_batch(pqxx::connection& conn, std:
     if (!t.duplicate)
       fresh.push_back(t.task_uuid);
   };
-  if (!ok.empty()) {
+  // Creates `reqs` in one call inside a savepoint; false (and nothing created)
+  // when the store refused the batch.
+  auto create_all = [&](const std::vector<resources::task_request>& reqs,
+                        const std::vector<std::int64_t>& msg_ids) {
+    savepoint sp{tx};
+    try {
+      for (const auto& t : resources::create_tasks(tx, reqs))
+        count(t);
+      sp.release();
+      done.insert(done.end(), msg_ids.begin(), msg_ids.end());
+      return true;
+    } catch (const resources::store_error&) {
+      sp.rollback();
+      sp.release();
+      return false;
+    }
+  };
+
+  if (!requests.empty()) {
     // This transaction wakes the claimers itself, only for what it leaves them
     // (0015_quiet_start.sql); transaction-local, so it survives the savepoints.
     if (start_on_creation_)
       tx.exec("SELECT set_config('tasker.starting_new_tasks', 'on', true)");
-    savepoint sp{tx};
-    try {
-      for (const auto& t : resources::create_tasks(tx, ok))
-        count(t);
-      sp.release();
-      done = ok_ids;
-    } catch (const resources::store_error&) {
-      // Something the resolution could not see (e.g. a damaged template)
-      // refused the batch: fall back to one request at a time so only the
-      // offending ones are archived. Error path only.
-      sp.rollback();
-      sp.release();
-      for (std::size_t i = 0; i < ok.size(); ++i) {
-        savepoint one{tx};
-        try {
-          auto t = resources::create_task(tx, ok[i]);
-          one.release();
-          count(t);
-          done.push_back(ok_ids[i]);
-        } catch (const resources::store_error& e) {
-          one.rollback();
-          one.release();
-          invalid.push_back({ok_ids[i], std::string{"task_request: "} + e.what()});
+    // The whole batch at once. A request the store refuses (an unknown
+    // template, a damaged one) refuses the batch; only then is each request
+    // examined, so that only the offending ones are archived, each with its
+    // own reason. Error path only.
+    if (!create_all(requests, ids)) {
+      nlohmann::json wire = nlohmann::json::array();
+      for (const auto& r : requests)
+        wire.push_back(resources::to_json(r));
+      auto problems = resources::task_request_problems(tx, wire);
+      std::vector<std::int64_t> ok_ids;
+      std::vector<resources::task_request> ok;
+      for (std::size_t i = 0; i < requests.size(); ++i) {
+        if (problems.at(i).empty()) {
+          ok_ids.push_back(ids[i]);
+          ok.push_back(std::move(requests[i]));
+        } else {
+          invalid.push_back({ids[i], "task_request (request_id " + requests[i].request_id
+                                       + "): " + problems[i]});
+        }
+      }
+      // Something the resolution cannot see (e.g. a damaged template): one
+      // request at a time.
+      if (!ok.empty() && !create_all(ok, ok_ids)) {
+        for (std::size_t i = 0; i < ok.size(); ++i) {
+          savepoint one{tx};
+          try {
+            auto t = resources::create_task(tx, ok[i]);
+            one.release();
+            count(t);
+            done.push_back(ok_ids[i]);
+          } catch (const resources::store_error& e) {
+            one.rollback();
+            one.release();
+            invalid.push_back({ok_ids[i], std::string{"task_request: "} + e.what()});
+          }
         }
       }
     }
