@@ -7,6 +7,7 @@
 
 #include <csignal>
 #include <string>
+#include <thread>
 
 using namespace tasker::testing;
 using namespace std::chrono_literals;
@@ -28,12 +29,30 @@ void kill_and_confirm_sweep(cluster& c, child_process& victim, const std::string
                             std::int64_t tasks) {
   REQUIRE_MESSAGE(poll_until([&] { return c.scalar(claimed_unfinished(id)) >= 5; }, 120s),
                   id << " never held five claims on unfinished tasks:\n" << c.logs());
+  // A claim lives from the claimer's commit to the enqueuer's, often a few
+  // milliseconds, so a node is not always holding one. Freeze the victim
+  // until it is caught holding claims on unfinished tasks, then kill it: it
+  // dies holding them, and only the sweep (or their claim timeout) gives them
+  // to its peers.
+  std::int64_t stranded = 0;
+  const bool caught = poll_until(
+      [&] {
+        victim.signal(SIGSTOP);
+        // Statements it sent before it stopped still finish on the server.
+        std::this_thread::sleep_for(300ms);
+        stranded = c.scalar(claimed_unfinished(id));
+        if (stranded > 0)
+          return true;
+        victim.signal(SIGCONT);
+        return false;
+      },
+      120s);
+  REQUIRE_MESSAGE(caught, id << " was never caught holding a claim on an unfinished task:\n"
+                             << c.logs());
   victim.signal(SIGKILL);
   REQUIRE_MESSAGE(victim.wait(10s) == 128 + SIGKILL, id << " did not die from SIGKILL");
-  // Mid-run: the dead node still holds claims on unfinished tasks, which only
-  // the sweep (or their claim timeout) gives to its peers.
-  auto stranded = c.scalar(claimed_unfinished(id));
-  CHECK_MESSAGE(stranded > 0, id << " held no claim on an unfinished task when it died");
+  CHECK_MESSAGE(c.scalar(claimed_unfinished(id)) == stranded,
+                id << "'s claims changed after it was frozen");
   CHECK_MESSAGE(c.scalar(tasks_in("complete")) < tasks,
                 "every task completed before " << id << " died: the kill was not mid-run");
   MESSAGE(id << " died holding " << stranded << " unfinished tasks");
