@@ -111,17 +111,13 @@ pqxx::result exec_on_table(pqxx::transaction_base& tx, table_op op, const std::s
                           "queue '" + queue + "'", std::forward<Args>(args)...);
 }
 
-// send_batch on `to` and remove on `from` as one statement. The delete is a
-// data-modifying CTE, which runs whether or not the query reads it.
+// send_batch on `to` (its statement, $1 the bodies, $2 the delay) and remove
+// on `from` ($3 the ids) as one statement. The delete is a data-modifying CTE,
+// which runs whether or not the query reads it.
 std::string send_and_remove_sql(const std::string& to, const std::string& from) {
+  const std::string send = table_sql(table_op::send_batch, to); // "WITH ins AS (...) SELECT ..."
   return "WITH gone AS (DELETE FROM tasker_mq.q_" + from
-         + " WHERE msg_id = ANY ($2::bigint[])),"
-           " ins AS (INSERT INTO tasker_mq.q_" + to
-         + " (vt, message) SELECT clock_timestamp(), m.message"
-           " FROM unnest($1::jsonb[]) WITH ORDINALITY AS m(message, n) ORDER BY m.n"
-           " RETURNING msg_id)"
-           " SELECT i.msg_id FROM ins i CROSS JOIN (SELECT pg_notify('tasker_mq_" + to + "', '"
-         + to + "')) n ORDER BY i.msg_id";
+         + " WHERE msg_id = ANY ($3::bigint[])), " + send.substr(std::string_view{"WITH "}.size());
 }
 
 // "tq_sr:" + from + ":" + 8 hex digits of `to`: at most 63 bytes for two
@@ -173,6 +169,15 @@ std::string serialize(const std::string& queue, const nlohmann::json& message) {
     throw std::invalid_argument("queue '" + queue +
                                 "': message cannot be serialized to JSON: " + e.what());
   }
+}
+
+std::vector<std::string> serialize_all(const std::string& queue,
+                                       const std::vector<nlohmann::json>& messages) {
+  std::vector<std::string> bodies;
+  bodies.reserve(messages.size());
+  for (const auto& m : messages)
+    bodies.push_back(serialize(queue, m));
+  return bodies;
 }
 
 queue_metrics metrics_of(const pqxx::row& row) {
@@ -232,12 +237,8 @@ std::vector<std::int64_t> queue_client::send_batch(pqxx::transaction_base& tx,
   check_non_negative(name, "delay_seconds", delay_seconds);
   if (messages.empty())
     return {};
-  std::vector<std::string> bodies;
-  bodies.reserve(messages.size());
-  for (const auto& m : messages)
-    bodies.push_back(serialize(name, m));
-  return ids_of(
-      exec_on_table(tx, table_op::send_batch, name, pg_array_literal(bodies), delay_seconds));
+  return ids_of(exec_on_table(tx, table_op::send_batch, name,
+                              pg_array_literal(serialize_all(name, messages)), delay_seconds));
 }
 
 std::vector<std::int64_t> queue_client::send_batch_and_remove(
@@ -245,14 +246,11 @@ std::vector<std::int64_t> queue_client::send_batch_and_remove(
     std::string_view from, const std::vector<std::int64_t>& msg_ids) {
   auto to_name = checked_queue(to);
   auto from_name = checked_queue(from);
-  std::vector<std::string> bodies;
-  bodies.reserve(messages.size());
-  for (const auto& m : messages)
-    bodies.push_back(serialize(to_name, m));
   return ids_of(exec_prepared_on(tx, send_and_remove_name(to_name, from_name),
                                  send_and_remove_sql(to_name, from_name),
                                  "queue '" + to_name + "' or '" + from_name + "'",
-                                 pg_array_literal(bodies), pg_array_literal(msg_ids)));
+                                 pg_array_literal(serialize_all(to_name, messages)), 0,
+                                 pg_array_literal(msg_ids)));
 }
 
 // -- consuming --------------------------------------------------------------
