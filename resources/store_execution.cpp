@@ -1,8 +1,5 @@
 #include "resources/store_execution.hpp"
 
-#include <algorithm>
-#include <cctype>
-#include <set>
 #include <stdexcept>
 
 namespace tasker::resources {
@@ -169,32 +166,21 @@ applied_batch apply_step_results_and_lock(pqxx::transaction_base& tx,
     return out;
   auto rows = detail::translating([&] {
     return tx.exec_params("SELECT ordinal, workflow_step_uuid, outcome, detail, task_uuid,"
-                          " namespace_name, task_name"
+                          " namespace_name, task_name, touched"
                           " FROM tasker_apply_step_results_and_lock($1::jsonb, $2)",
                           results.dump(), std::string{node_id});
   });
-  std::set<std::string> touched;
   for (const auto& row : rows) {
-    if (row[0].is_null()) {
+    if (!row[7].is_null())
+      out.touched = row[7].as<std::size_t>();
+    else if (!row[4].is_null())
       out.locked.push_back(
           {row[4].as<std::string>(), row[5].as<std::string>(), row[6].as<std::string>()});
-      continue;
-    }
-    applied_result r{row[0].as<std::int32_t>(), row[1].as<std::string>(std::string{}),
-                     parse_outcome(row[2].as<std::string>()),
-                     row[3].as<std::string>(std::string{})};
-    if (r.outcome == result_outcome::completed || r.outcome == result_outcome::retrying
-        || r.outcome == result_outcome::failed)
-    {
-      // as the database compares them: case-insensitively
-      auto task = results.at(static_cast<std::size_t>(r.ordinal)).at("task_uuid").get<std::string>();
-      std::transform(task.begin(), task.end(), task.begin(),
-                     [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-      touched.insert(std::move(task));
-    }
-    out.results.push_back(std::move(r));
+    else
+      out.results.push_back({row[0].as<std::int32_t>(), row[1].as<std::string>(std::string{}),
+                             parse_outcome(row[2].as<std::string>()),
+                             row[3].as<std::string>(std::string{})});
   }
-  out.touched = touched.size();
   return out;
 }
 
