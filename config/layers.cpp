@@ -141,7 +141,7 @@ void walk(const toml::table& table, const std::string& prefix, const provenance&
     auto where = source_of(sources, path);
     const field* f = find_field(path);
     if (!allowed(path) || (f == nullptr && !is_section(path))) {
-      errors.push_back(where + ": unknown key " + path);
+      errors.push_back(where + ": " + unknown_key(path));
     } else if (f != nullptr) {
       assign(*f, node, out, where, errors);
     } else if (const auto* sub = node.as_table()) {

@@ -97,7 +97,7 @@ void apply_variables(layered_table& layers, const env_map& vars, std::vector<std
       if (auto err = set_from_text(layers, *f, value, name))
         errors.push_back(*err);
     } else {
-      errors.push_back("environment variable " + name + ": unknown key " + *path);
+      errors.push_back("environment variable " + name + ": " + unknown_key(*path));
     }
   }
 }
@@ -113,7 +113,7 @@ void apply_flags(layered_table& layers, const load_options& options,
     auto key = assignment.substr(0, eq);
     const field* f = find_field(key);
     if (f == nullptr) {
-      errors.push_back("--set " + assignment + ": unknown key " + key);
+      errors.push_back("--set " + assignment + ": " + unknown_key(key));
       continue;
     }
     if (auto err = set_from_text(layers, *f, assignment.substr(eq + 1), "--set " + key))

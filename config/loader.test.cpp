@@ -1,4 +1,5 @@
 #include "config/loader.hpp"
+#include "config/schema.hpp"
 #include "config/test_files.hpp"
 
 #include <doctest/doctest.h>
@@ -94,6 +95,21 @@ TEST_CASE("an unknown key fails naming its file and key") {
   dir.write("tasker/queues.toml", "[queues]\nread_bach_size = 5\n");
   auto text = joined_errors(options_for(dir));
   CHECK(contains(text, "queues.toml: unknown key queues.read_bach_size"));
+}
+
+TEST_CASE("a removed key fails naming its file and key, and says why it is gone") {
+  temp_dir dir;
+  write_layers(dir);
+  dir.write("tasker/queues.toml", "[queues]\nvisibility_timeout_seconds = 30\n");
+  auto text = joined_errors(options_for(
+      dir, {{"TASKER_ORCHESTRATION__STEP_VISIBILITY_TIMEOUT_SECONDS", "30"}}));
+  CHECK(contains(text, "queues.toml: unknown key queues.visibility_timeout_seconds (removed: "
+                       "the node's processors consume task requests and step results"));
+  CHECK(contains(text, "environment variable TASKER_ORCHESTRATION__STEP_VISIBILITY_TIMEOUT_SECONDS:"
+                       " unknown key orchestration.step_visibility_timeout_seconds (removed: a "
+                       "worker hides each step message for its step's timeout"));
+  // Any other unknown key has no explanation appended.
+  CHECK(tasker::config::unknown_key("queues.bogus") == "unknown key queues.bogus");
 }
 
 TEST_CASE("a wrong type fails naming its file and key") {

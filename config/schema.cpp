@@ -56,8 +56,6 @@ std::vector<field> build() {
         [](C& c) -> value_ref { return &c.orchestration.priority_aging_seconds; });
   b.flag("orchestration.start_tasks_on_creation",
          [](C& c) -> value_ref { return &c.orchestration.start_tasks_on_creation; });
-  b.add("orchestration.step_visibility_timeout_seconds", 1, day,
-        [](C& c) -> value_ref { return &c.orchestration.step_visibility_timeout_seconds; });
   b.add("orchestration.drain_timeout_seconds", 0, 3600,
         [](C& c) -> value_ref { return &c.orchestration.drain_timeout_seconds; });
   b.add("orchestration.executor_recycle_batches", 0, 1e9,
@@ -119,8 +117,6 @@ std::vector<field> build() {
           [t](C& c) -> value_ref { return &c.circuit_breakers.executors[t].success_threshold; });
   }
   // [queues]
-  b.add("queues.visibility_timeout_seconds", 1, day,
-        [](C& c) -> value_ref { return &c.queues.visibility_timeout_seconds; });
   b.add("queues.read_batch_size", 1, 10000,
         [](C& c) -> value_ref { return &c.queues.read_batch_size; });
   b.add("queues.send_batch_size", 1, 10000,
@@ -187,6 +183,25 @@ const field* find_field(std::string_view path) {
   }();
   auto it = index.find(path);
   return it == index.end() ? nullptr : it->second;
+}
+
+std::string unknown_key(std::string_view path) {
+  // Keys no part of Tasker reads any more. Refused like any unknown key, so a
+  // setting never silently does nothing, but with the reason.
+  static const std::map<std::string, std::string, std::less<>> removed{
+      {"queues.visibility_timeout_seconds",
+       "the node's processors consume task requests and step results in the transaction "
+       "that handles them (an unfinished batch is readable again at once); a worker hides "
+       "each step message for its step's timeout, or for tasker-node worker "
+       "--visibility-timeout"},
+      {"orchestration.step_visibility_timeout_seconds",
+       "a worker hides each step message for its step's timeout (the template's "
+       "timeout_seconds), or for tasker-node worker --visibility-timeout"},
+  };
+  std::string out = "unknown key " + std::string{path};
+  if (auto it = removed.find(path); it != removed.end())
+    out += " (removed: " + it->second + ")";
+  return out;
 }
 
 bool is_section(std::string_view path) {

@@ -37,6 +37,10 @@ const std::vector<field>& fields();
 /// The field at `path`, or null when no leaf has that key.
 const field* find_field(std::string_view path);
 
+/// "unknown key <path>", and for a key that existed once, why it is gone and
+/// what replaces it: the loader's message for any key the schema lacks.
+std::string unknown_key(std::string_view path);
+
 /// True when `path` names a table that contains fields (e.g. "executor_pools").
 bool is_section(std::string_view path);
 

@@ -36,7 +36,6 @@ struct orchestration_config {
   int claim_timeout_seconds = 60;           ///< a claim older than this is released
   int priority_aging_seconds = 300;         ///< waiting this long adds one priority point
   bool start_tasks_on_creation = true;      ///< the request processor starts new tasks itself
-  int step_visibility_timeout_seconds = 30; ///< an enqueued step is re-delivered after this
   int drain_timeout_seconds = 30;           ///< how long stop waits for in-flight work
   int executor_recycle_batches = 0;         ///< restart an executor after N batches (0: never)
   int executor_max_lifetime_seconds = 0;    ///< restart an executor after this age (0: never)
@@ -114,7 +113,6 @@ struct queue_names_config {
 
 /// `[queues]`: message queue behaviour.
 struct queues_config {
-  int visibility_timeout_seconds = 30; ///< a read message reappears after this
   int read_batch_size = 10;            ///< messages per read
   int send_batch_size = 100;           ///< messages per batched send
   int poll_interval_ms = 250;          ///< fallback poll when no NOTIFY arrives

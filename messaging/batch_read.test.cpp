@@ -36,23 +36,33 @@ TEST_CASE_FIXTURE(queue_fixture, "a batch read parses the good messages in order
         .template as<std::int64_t>();
   });
 
-  auto batch = in_tx([](auto& tx) {
-    return read_parsed_batch(tx, "jobs", 30, 10, 1000, "test_message", parse_n);
+  std::size_t archived = 0;
+  auto batch = in_tx([&](auto& tx) {
+    auto b = read_parsed_batch(tx, "jobs", 10, 1000, "test_message", parse_n);
+    archived = archive_refused(tx, "jobs", b);
+    return b;
   });
   CHECK(batch.read == 5);
+  // The refused ones are in the archive with their reasons; nothing is left.
+  CHECK(archived == 3);
+  auto dead = in_tx([](auto& tx) { return queue_client::list_archived(tx, "jobs", 10); });
+  REQUIRE(dead.size() == 3);
+  CHECK(in_tx([](auto& tx) { return queue_client::metrics(tx, "jobs"); }).queue_length == 0);
   CHECK(batch.items == std::vector<int>{1, 3});
   CHECK(batch.ids == std::vector<std::int64_t>{ids[0], ids[3]});
   REQUIRE(batch.invalid.size() == 3);
   CHECK(batch.invalid[0].msg_id == ids[1]);
+  REQUIRE(batch.consumed.size() == 5);
+  CHECK(batch.consumed[1].body.size() > 1000); // the stored text is what is measured
   CHECK(batch.invalid[0].reason ==
-        "test_message: " + *oversize_reason("jobs", ids[1], padded.dump().size(), 1000));
+        "test_message: " + *oversize_reason("jobs", ids[1], batch.consumed[1].body.size(), 1000));
   CHECK(batch.invalid[1].msg_id == ids[2]);
   CHECK(batch.invalid[1].reason == "test.n: expected integer");
   CHECK(batch.invalid[2].msg_id == odd);
   CHECK(batch.invalid[2].reason.rfind("test_message: invalid JSON: ", 0) == 0);
 
   auto empty = in_tx([](auto& tx) {
-    return read_parsed_batch(tx, "jobs", 30, 10, 1000, "test_message", parse_n);
+    return read_parsed_batch(tx, "jobs", 10, 1000, "test_message", parse_n);
   });
   CHECK(empty.read == 0);
   CHECK(empty.items.empty());

@@ -171,3 +171,90 @@ TEST_CASE_FIXTURE(queue_fixture, "a message cannot be archived without a reason"
   CHECK(archived(*this).empty());
   CHECK(in_tx([](auto& tx) { return queue_client::metrics(tx, "jobs"); }).queue_length == 3);
 }
+
+TEST_CASE_FIXTURE(queue_fixture, "consumed messages are gone at commit and back, untouched, "
+                                 "after a rollback") {
+  auto sent = send_three(*this);
+  // A delayed message is not consumed before its time.
+  in_tx([](auto& tx) { return queue_client::send(tx, "jobs", json{{"i", 3}}, 300); });
+  {
+    pqxx::work tx{conn};
+    auto got = queue_client::consume(tx, "jobs", 2);
+    REQUIRE(got.size() == 2);
+    CHECK(got[0].msg_id == sent[0]);
+    CHECK(got[1].msg_id == sent[1]);
+    CHECK(got[0].read_ct == 1);
+    CHECK(json::parse(got[0].body) == json{{"i", 0}});
+    CHECK(got[0].headers.empty());
+    CHECK_FALSE(got[0].enqueued_at.empty());
+    // Another consumer skips the locked messages instead of waiting.
+    pqxx::connection other{db.connect()};
+    pqxx::work tx2{other};
+    auto rest = queue_client::consume(tx2, "jobs", 10);
+    REQUIRE(rest.size() == 1);
+    CHECK(rest[0].msg_id == sent[2]);
+    tx2.abort();
+    tx.abort(); // rolled back: nothing consumed
+  }
+  auto m = in_tx([](auto& tx) { return queue_client::metrics(tx, "jobs"); });
+  CHECK(m.queue_length == 4);
+  CHECK(m.visible_length == 3);
+  auto again = in_tx([](auto& tx) { return queue_client::consume(tx, "jobs", 10); });
+  REQUIRE(again.size() == 3);
+  CHECK(again[0].read_ct == 1); // the rolled-back delivery left no trace
+  CHECK(in_tx([](auto& tx) { return queue_client::metrics(tx, "jobs"); }).queue_length == 1);
+  CHECK(in_tx([](auto& tx) { return queue_client::consume(tx, "jobs", 10); }).empty());
+  CHECK(in_tx([](auto& tx) { return queue_client::consume(tx, "jobs", 0); }).empty());
+  pqxx::work tx{conn};
+  CHECK_THROWS_AS(queue_client::consume(tx, "jobs", -1), std::invalid_argument);
+  CHECK_THROWS_AS(queue_client::consume(tx, "Bad-Name", 1), std::invalid_argument);
+}
+
+TEST_CASE_FIXTURE(queue_fixture, "consumed messages are archived exactly as they were stored, "
+                                 "each with its reason") {
+  // Headers, and a number no double holds: both must survive as stored.
+  auto odd = in_tx([](auto& tx) {
+    return tx.exec1("SELECT tasker_mq.send('jobs', '{\"n\": 1e400, \"x\": 1.10}'::jsonb, 0,"
+                    " '{\"trace\": \"t-1\"}'::jsonb)")[0]
+        .template as<std::int64_t>();
+  });
+  auto plain = in_tx([](auto& tx) { return queue_client::send(tx, "jobs", json{{"i", 1}}); });
+  auto kept = in_tx([](auto& tx) { return queue_client::send(tx, "jobs", json{{"i", 2}}); });
+
+  auto archived_ids = in_tx([&](auto& tx) {
+    auto got = queue_client::consume(tx, "jobs", 10);
+    REQUIRE(got.size() == 3);
+    CHECK(got[0].headers == R"({"trace": "t-1"})");
+    // An entry for a message this batch did not consume is a caller's bug.
+    CHECK_THROWS_AS(queue_client::archive_consumed(tx, "jobs", got, {{kept + 1000, "why"}}),
+                    std::invalid_argument);
+    CHECK_THROWS_AS(queue_client::archive_consumed(tx, "jobs", got, {{plain, ""}}),
+                    std::invalid_argument);
+    // The same message twice is archived once, with its first reason.
+    return queue_client::archive_consumed(
+        tx, "jobs", got, {{odd, "unrepresentable"}, {plain, "first"}, {plain, "second"}});
+  });
+  CHECK(archived_ids == ids{odd, plain});
+  CHECK(in_tx([](auto& tx) { return queue_client::metrics(tx, "jobs"); }).queue_length == 0);
+
+  auto list = archived(*this);
+  REQUIRE(list.size() == 2);
+  REQUIRE(find(list, plain) != nullptr);
+  CHECK(find(list, plain)->reason == "first");
+  CHECK(find(list, plain)->message == json{{"i", 1}});
+  CHECK(find(list, plain)->read_ct == 1);
+  CHECK(find(list, plain)->headers.is_null());
+  auto same = in_tx([&](auto& tx) {
+    return tx.exec1("SELECT a.message = '{\"n\": 1e400, \"x\": 1.10}'::jsonb"
+                    " AND a.message::text LIKE '%1.10%' AND a.headers = '{\"trace\": \"t-1\"}'"
+                    " AND a.reason = 'unrepresentable'"
+                    " FROM tasker_mq.a_jobs a WHERE a.msg_id = " + std::to_string(odd))[0]
+        .template as<bool>();
+  });
+  CHECK(same);
+  // Redriven, it is a message like any other again.
+  in_tx([&](auto& tx) { return queue_client::redrive(tx, "jobs", {plain}); });
+  auto back = in_tx([](auto& tx) { return queue_client::consume(tx, "jobs", 10); });
+  REQUIRE(back.size() == 1);
+  CHECK(back[0].msg_id == plain);
+}

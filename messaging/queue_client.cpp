@@ -5,6 +5,8 @@
 
 #include <cstdint>
 #include <cstdio>
+#include <map>
+#include <set>
 #include <stdexcept>
 
 namespace tasker::messaging {
@@ -40,7 +42,7 @@ pqxx::result exec(pqxx::transaction_base& tx, const queue_statement& stmt, Args&
 // small read or delete). Same SQL, same results; the functions remain the
 // interface for psql and other clients. The queue name is a validated
 // identifier (checked_queue), so it can be spliced into the statement.
-enum class table_op { read, send_batch, remove, set_vt_each };
+enum class table_op { read, consume, archive_consumed, send_batch, remove, set_vt_each };
 
 std::string table_sql(table_op op, const std::string& queue) {
   const std::string table = "tasker_mq.q_" + queue;
@@ -53,6 +55,25 @@ std::string table_sql(table_op op, const std::string& queue) {
              " read_ct = q.read_ct + 1 FROM picked WHERE q.msg_id = picked.msg_id"
              " RETURNING q.msg_id, q.read_ct, q.enqueued_at, q.vt, q.message, q.headers)"
              " SELECT * FROM taken ORDER BY msg_id";
+  case table_op::consume:
+    return "WITH picked AS (SELECT msg_id FROM " + table
+           + " WHERE vt <= clock_timestamp() ORDER BY msg_id LIMIT $1 FOR UPDATE SKIP LOCKED),"
+             " taken AS (DELETE FROM " + table
+           + " q USING picked WHERE q.msg_id = picked.msg_id"
+             " RETURNING q.msg_id, q.read_ct + 1, q.enqueued_at, q.vt, q.message, q.headers)"
+             " SELECT * FROM taken ORDER BY msg_id";
+  case table_op::archive_consumed:
+    // As tasker_mq.archive, from the rows consume() returned ('' headers: none).
+    return "INSERT INTO tasker_mq.a_" + queue
+           + " AS a (msg_id, read_ct, enqueued_at, vt, message, headers, archived_at, reason)"
+             " SELECT m.id, m.ct, m.enq, m.vt, m.body, nullif(m.hdr, '')::jsonb,"
+             " clock_timestamp(), m.reason FROM unnest($1::bigint[], $2::integer[],"
+             " $3::timestamptz[], $4::timestamptz[], $5::jsonb[], $6::text[], $7::text[])"
+             " AS m(id, ct, enq, vt, body, hdr, reason)"
+             " ON CONFLICT (msg_id) DO UPDATE SET read_ct = excluded.read_ct,"
+             " enqueued_at = excluded.enqueued_at, vt = excluded.vt, message = excluded.message,"
+             " headers = excluded.headers, archived_at = excluded.archived_at,"
+             " reason = excluded.reason RETURNING a.msg_id";
   case table_op::send_batch:
     // Identity values are drawn in the SELECT's order, so sorting the returned
     // ids restores the array order. Repeated notifications with one payload
@@ -82,6 +103,10 @@ const char* table_op_name(table_op op) {
   switch (op) {
   case table_op::read:
     return "tq_read:";
+  case table_op::consume:
+    return "tq_take:";
+  case table_op::archive_consumed:
+    return "tq_arch:";
   case table_op::send_batch:
     return "tq_send:";
   case table_op::remove:
@@ -276,6 +301,62 @@ std::vector<queue_message> queue_client::read(pqxx::transaction_base& tx, std::s
     out.push_back(std::move(m));
   }
   return out;
+}
+
+std::vector<consumed_message> queue_client::consume(pqxx::transaction_base& tx,
+                                                    std::string_view queue, int qty) {
+  auto name = checked_queue(queue);
+  check_non_negative(name, "qty", qty);
+  std::vector<consumed_message> out;
+  if (qty == 0)
+    return out;
+  auto r = exec_on_table(tx, table_op::consume, name, qty);
+  out.reserve(r.size());
+  for (const auto& row : r) {
+    consumed_message m;
+    m.msg_id = row[0].as<std::int64_t>();
+    m.read_ct = row[1].as<std::int32_t>();
+    m.enqueued_at = text_of(row[2]);
+    m.vt = text_of(row[3]);
+    m.body = text_of(row[4]);
+    m.headers = text_of(row[5]);
+    out.push_back(std::move(m));
+  }
+  return out;
+}
+
+std::vector<std::int64_t> queue_client::archive_consumed(
+    pqxx::transaction_base& tx, std::string_view queue,
+    const std::vector<consumed_message>& consumed, const std::vector<archive_entry>& entries) {
+  auto name = checked_queue(queue);
+  if (entries.empty())
+    return {};
+  std::map<std::int64_t, const consumed_message*> by_id;
+  for (const auto& m : consumed)
+    by_id.emplace(m.msg_id, &m);
+  std::vector<std::int64_t> ids, read_cts;
+  std::vector<std::string> enqueued, vts, bodies, headers, reasons;
+  std::set<std::int64_t> seen; // a message is archived once, with its first reason
+  for (const auto& e : entries) {
+    check_reason(name, e.msg_id, e.reason);
+    if (!seen.insert(e.msg_id).second)
+      continue;
+    auto m = by_id.find(e.msg_id);
+    if (m == by_id.end())
+      throw std::invalid_argument("queue '" + name + "': archiving message "
+                                  + std::to_string(e.msg_id) + ": not consumed by this batch");
+    ids.push_back(e.msg_id);
+    read_cts.push_back(m->second->read_ct);
+    enqueued.push_back(m->second->enqueued_at);
+    vts.push_back(m->second->vt);
+    bodies.push_back(m->second->body);
+    headers.push_back(m->second->headers);
+    reasons.push_back(e.reason);
+  }
+  return ids_of(exec_on_table(tx, table_op::archive_consumed, name, pg_array_literal(ids),
+                              pg_array_literal(read_cts), pg_array_literal(enqueued),
+                              pg_array_literal(vts), pg_array_literal(bodies),
+                              pg_array_literal(headers), pg_array_literal(reasons)));
 }
 
 std::vector<std::int64_t> queue_client::remove(pqxx::transaction_base& tx, std::string_view queue,

@@ -36,6 +36,17 @@ struct queue_message {
   bool parsed() const noexcept { return !message.is_discarded(); }
 };
 
+/// One message as consume() took it: the stored text, unparsed, so a consumer
+/// parses each body once and can archive it exactly as it was sent.
+struct consumed_message {
+  std::int64_t msg_id = 0;
+  std::int32_t read_ct = 0; ///< deliveries, this one included
+  std::string enqueued_at;  ///< timestamptz text as PostgreSQL prints it
+  std::string vt;           ///< the visibility time it had (timestamptz text)
+  std::string body;         ///< the body's JSON text as stored
+  std::string headers;      ///< the headers' JSON text; empty when sent without headers
+};
+
 /// One archived (dead-lettered) message.
 struct archived_message {
   std::int64_t msg_id = 0;
@@ -134,6 +145,24 @@ public:
   /// by another reader are skipped, not waited for.
   static std::vector<queue_message> read(pqxx::transaction_base& tx, std::string_view queue,
                                          int vt_seconds, int qty);
+
+  /// Takes up to `qty` visible messages (oldest first) out of the queue in
+  /// one statement: locked and deleted, no visibility timeout. For a consumer
+  /// that processes a batch in the transaction that reads it: a commit
+  /// consumes the messages, a rollback (or a crash) puts them back untouched
+  /// and readable at once. Concurrent consumers skip each other's messages as
+  /// readers do. Whatever the consumer refuses it must hand to
+  /// archive_consumed in the same transaction, or it is gone at commit.
+  static std::vector<consumed_message> consume(pqxx::transaction_base& tx, std::string_view queue,
+                                               int qty);
+
+  /// Puts messages this transaction consumed into the queue's archive, each
+  /// with its own non-empty reason and exactly as consume() returned it;
+  /// returns the ids archived. Every entry must name a message of `consumed`.
+  static std::vector<std::int64_t> archive_consumed(pqxx::transaction_base& tx,
+                                                    std::string_view queue,
+                                                    const std::vector<consumed_message>& consumed,
+                                                    const std::vector<archive_entry>& entries);
 
   /// Deletes messages (pgmq's `delete`); returns the ids that were in the queue.
   static std::vector<std::int64_t> remove(pqxx::transaction_base& tx, std::string_view queue,

@@ -21,9 +21,8 @@ namespace tasker::actors {
 /// claim path.
 class task_request_processor : public batch_processor {
 public:
-  /// Reads `cfg.queues.names.task_requests` with the configured visibility timeout;
-  /// archives requests over `cfg.queues.max_message_bytes` unparsed; starts
-  /// new tasks on `node_id`.
+  /// Consumes `cfg.queues.names.task_requests`; archives requests over
+  /// `cfg.queues.max_message_bytes` unparsed; starts new tasks on `node_id`.
   task_request_processor(const config::tasker_config& cfg, std::string node_id);
 
   batch_outcome process_batch(pqxx::connection& conn, std::size_t max_items) override;
@@ -39,7 +38,6 @@ public:
 
 private:
   std::string queue_;
-  int visibility_timeout_;
   std::size_t max_message_bytes_;
   std::string node_id_;
   std::string namespace_suffix_;
@@ -100,9 +98,8 @@ private:
 /// another node has claimed, is left to the claim path.
 class step_result_processor : public batch_processor {
 public:
-  /// Reads `cfg.queues.names.step_results` with the configured visibility
-  /// timeout; archives results over `cfg.queues.max_message_bytes` unparsed;
-  /// advances tasks on behalf of `node_id`.
+  /// Consumes `cfg.queues.names.step_results`; archives results over
+  /// `cfg.queues.max_message_bytes` unparsed; advances tasks on behalf of `node_id`.
   step_result_processor(const config::tasker_config& cfg, std::string node_id);
 
   batch_outcome process_batch(pqxx::connection& conn, std::size_t max_items) override;
@@ -122,7 +119,6 @@ public:
 
 private:
   std::string queue_;
-  int visibility_timeout_;
   std::string node_id_;
   std::string namespace_suffix_;
   std::size_t max_message_bytes_;

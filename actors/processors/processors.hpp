@@ -11,9 +11,10 @@
 ///   task_finalizer          finished tasks -> complete | error
 ///
 /// Processors hold no connection and no transaction between batches, so an
-/// executor may stop between any two batches without losing work: an
-/// uncommitted batch leaves its messages to reappear after their visibility
-/// timeout and its rows unchanged.
+/// executor may stop between any two batches without losing work. The two
+/// queue processors consume their messages inside the batch's transaction
+/// (queue_client::consume): an uncommitted batch leaves its messages in the
+/// queue, readable at once, and its rows unchanged.
 
 #include "actors/executor.hpp"
 #include "config/executor_type.hpp"

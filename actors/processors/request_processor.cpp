@@ -8,6 +8,8 @@
 #include "resources/store_execution.hpp"
 #include "resources/store_tasks.hpp"
 
+#include <stdexcept>
+
 namespace tasker::actors {
 
 namespace {
@@ -45,16 +47,16 @@ private:
 task_request_processor::task_request_processor(const config::tasker_config& cfg,
                                                std::string node_id)
     : queue_(cfg.queues.names.task_requests),
-      visibility_timeout_(cfg.queues.visibility_timeout_seconds),
       max_message_bytes_(static_cast<std::size_t>(cfg.queues.max_message_bytes)),
       node_id_(std::move(node_id)), namespace_suffix_(cfg.queues.names.namespace_suffix),
       start_on_creation_(cfg.orchestration.start_tasks_on_creation) {}
 
 batch_outcome task_request_processor::process_batch(pqxx::connection& conn, std::size_t max_items) {
   pqxx::work tx{conn};
+  // The batch is consumed by this transaction: a failure rolls it back whole.
   // Oversized requests are refused before parsing: they never reach the store.
   auto batch = messaging::read_parsed_batch(
-      tx, queue_, visibility_timeout_, max_items, max_message_bytes_, "task_request",
+      tx, queue_, max_items, max_message_bytes_, "task_request",
       [this](const std::string& text) {
         return to_store_request(messaging::parse_task_request_text(text, max_message_bytes_));
       });
@@ -144,10 +146,12 @@ batch_outcome task_request_processor::process_batch(pqxx::connection& conn, std:
       tx.exec_params("SELECT pg_notify($1, '')", std::string{tasks_ready_channel});
   }
 
-  if (!done.empty())
-    queue_client::remove(tx, queue_, done);
+  // Every consumed request was created, found a duplicate or refused.
+  if (done.size() + invalid.size() != batch.read)
+    throw std::logic_error("task requests: " + std::to_string(done.size() + invalid.size()) +
+                           " of " + std::to_string(batch.read) + " requests of a batch resolved");
   if (!invalid.empty())
-    archived_ += queue_client::archive(tx, queue_, invalid).size();
+    archived_ += messaging::archive_refused(tx, queue_, batch);
   tx.commit();
   return {batch.read, true, std::nullopt};
 }

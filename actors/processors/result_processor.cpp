@@ -7,6 +7,8 @@
 #include "messaging/wire.hpp"
 #include "resources/store_execution.hpp"
 
+#include <stdexcept>
+
 namespace tasker::actors {
 
 using messaging::archive_entry;
@@ -15,16 +17,16 @@ using resources::result_outcome;
 
 step_result_processor::step_result_processor(const config::tasker_config& cfg,
                                              std::string node_id)
-    : queue_(cfg.queues.names.step_results),
-      visibility_timeout_(cfg.queues.visibility_timeout_seconds), node_id_(std::move(node_id)),
+    : queue_(cfg.queues.names.step_results), node_id_(std::move(node_id)),
       namespace_suffix_(cfg.queues.names.namespace_suffix),
       max_message_bytes_(static_cast<std::size_t>(cfg.queues.max_message_bytes)) {}
 
 batch_outcome step_result_processor::process_batch(pqxx::connection& conn, std::size_t max_items) {
   pqxx::work tx{conn};
+  // The batch is consumed by this transaction: a failure rolls it back whole.
   // Re-encoding the parsed result hands SQL only validated, normalized fields.
   auto parsed = messaging::read_parsed_batch(
-      tx, queue_, visibility_timeout_, max_items, max_message_bytes_, "step_result",
+      tx, queue_, max_items, max_message_bytes_, "step_result",
       [this](const std::string& text) {
         return messaging::parse_step_result_text(text, max_message_bytes_).to_json();
       });
@@ -38,10 +40,15 @@ batch_outcome step_result_processor::process_batch(pqxx::connection& conn, std::
   for (auto& r : parsed.items)
     batch.push_back(std::move(r));
 
-  std::vector<std::int64_t> done;
   // Task rows before step rows, in a fixed order (as enqueuers and claimers);
   // then the tasks whose steps changed state are locked for advancing.
   auto applied = resources::apply_step_results_and_lock(tx, batch, node_id_);
+  // Every consumed result is applied, recognised as a repeat or archived:
+  // one the store did not answer for would be lost, so the batch rolls back.
+  if (applied.results.size() != parsed.items.size())
+    throw std::logic_error("step results: the store answered for " +
+                           std::to_string(applied.results.size()) + " of " +
+                           std::to_string(parsed.items.size()) + " results of a batch");
   for (const auto& r : applied.results) {
     const auto msg_id = ids.at(static_cast<std::size_t>(r.ordinal));
     switch (r.outcome) {
@@ -51,11 +58,9 @@ batch_outcome step_result_processor::process_batch(pqxx::connection& conn, std::
     case result_outcome::duplicate:
     case result_outcome::stale:
       ++duplicates_;
-      done.push_back(msg_id);
       break;
     default:
       ++applied_;
-      done.push_back(msg_id);
     }
   }
 
@@ -71,10 +76,8 @@ batch_outcome step_result_processor::process_batch(pqxx::connection& conn, std::
     finalized_ += out.finalized.size();
   }
 
-  if (!done.empty())
-    queue_client::remove(tx, queue_, done);
   if (!invalid.empty())
-    archived_ += queue_client::archive(tx, queue_, invalid).size();
+    archived_ += messaging::archive_refused(tx, queue_, parsed);
   tx.commit();
   return {parsed.read, true, std::nullopt};
 }

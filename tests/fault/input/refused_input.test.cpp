@@ -73,12 +73,17 @@ TEST_CASE("queues.max_message_bytes decides which task requests are refused by s
   // Two MiB: over the default limit, under the configured one, so it runs.
   auto fits = good_request(900002);
   fits["context"]["blob"] = std::string(2 * 1024 * 1024, 'f');
-  // Over the configured limit by one byte: refused unparsed, naming size and limit.
+  // Over the configured limit by one byte: refused unparsed, naming size and
+  // limit. The size is that of the text PostgreSQL stores (jsonb's form).
+  auto stored_size = [&](const nlohmann::json& j) {
+    auto conn = c.db().connect();
+    pqxx::read_transaction tx{conn};
+    return tx.exec_params1("SELECT octet_length($1::jsonb::text)", j.dump())[0].as<std::size_t>();
+  };
   auto over = good_request(900003);
   over["context"]["blob"] = "";
-  const auto base_size = over.dump().size();
-  over["context"]["blob"] = std::string(limit + 1 - base_size, 'o');
-  REQUIRE(over.dump().size() == limit + 1);
+  over["context"]["blob"] = std::string(limit + 1 - stored_size(over), 'o');
+  REQUIRE(stored_size(over) == limit + 1);
   c.send_raw_requests({fits, over});
   INFO(c.logs());
   REQUIRE(c.wait_for(tasks_in("complete"), 1, 180s) == 1);
