@@ -158,21 +158,24 @@ std::vector<applied_result> apply_step_results(pqxx::transaction_base& tx,
   return applied_rows(tx, "tasker_apply_step_results", results);
 }
 
-applied_batch apply_step_results_and_lock(pqxx::transaction_base& tx,
-                                          const nlohmann::json& results,
-                                          std::string_view node_id) {
+applied_batch apply_step_results_and_advance(pqxx::transaction_base& tx,
+                                             const nlohmann::json& results,
+                                             std::string_view node_id,
+                                             const std::string& queue_suffix) {
   applied_batch out;
   if (results.is_array() && results.empty())
     return out;
   auto rows = detail::translating([&] {
     return tx.exec_params("SELECT ordinal, workflow_step_uuid, outcome, detail, task_uuid,"
-                          " namespace_name, task_name, touched"
-                          " FROM tasker_apply_step_results_and_lock($1::jsonb, $2)",
-                          results.dump(), std::string{node_id});
+                          " namespace_name, task_name, ready, touched"
+                          " FROM tasker_apply_step_results_and_advance($1::jsonb, $2, $3)",
+                          results.dump(), std::string{node_id}, queue_suffix);
   });
   for (const auto& row : rows) {
-    if (!row[7].is_null())
-      out.touched = row[7].as<std::size_t>();
+    if (!row[8].is_null())
+      out.touched = row[8].as<std::size_t>();
+    else if (!row[7].is_null())
+      out.ready.push_back(ready_step_from_json(nlohmann::json::parse(row[7].c_str())));
     else if (!row[4].is_null())
       out.locked.push_back(
           {row[4].as<std::string>(), row[5].as<std::string>(), row[6].as<std::string>()});

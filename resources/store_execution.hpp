@@ -10,6 +10,7 @@
 /// it touched itself and raises it only for those it could not lock.
 
 #include "resources/store_error.hpp"
+#include "resources/store_readiness.hpp"
 #include "resources/store_states.hpp"
 
 #include <nlohmann/json.hpp>
@@ -97,10 +98,11 @@ struct applied_result {
 std::vector<applied_result> apply_step_results(pqxx::transaction_base& tx,
                                                const nlohmann::json& results);
 
-/// What apply_step_results_and_lock did.
+/// What apply_step_results_and_advance did.
 struct applied_batch {
   std::vector<applied_result> results; ///< one per result, in batch order
   std::vector<locked_task> locked;     ///< touched tasks now locked for advancing
+  std::vector<ready_step> ready;       ///< the ready steps of `locked`, as ready_steps gives them
   std::size_t touched = 0;             ///< tasks whose steps changed state
 };
 
@@ -108,12 +110,15 @@ struct applied_batch {
 /// transactions hold (task uuids that are not uuids are ignored), applies the
 /// results as apply_step_results does, then locks the tasks whose steps
 /// completed, failed or will be retried and that carry no live claim of
-/// another node, skipping rows another transaction holds: one round trip
-/// (tasker_apply_step_results_and_lock). `touched - locked.size()` tasks are
-/// left to the claim path.
-applied_batch apply_step_results_and_lock(pqxx::transaction_base& tx,
-                                          const nlohmann::json& results,
-                                          std::string_view node_id);
+/// another node, skipping rows another transaction holds, and reads the
+/// ready steps of the tasks it locked (each saying whether the queue
+/// namespace_name + `queue_suffix` exists): one round trip
+/// (tasker_apply_step_results_and_advance). `touched - locked.size()` tasks
+/// are left to the claim path.
+applied_batch apply_step_results_and_advance(pqxx::transaction_base& tx,
+                                             const nlohmann::json& results,
+                                             std::string_view node_id,
+                                             const std::string& queue_suffix);
 
 /// A step moved by the rescue sweep.
 struct rescued_step {

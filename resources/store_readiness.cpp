@@ -54,6 +54,33 @@ std::vector<ready_step> ready_steps(pqxx::transaction_base& tx,
   return out;
 }
 
+ready_step ready_step_from_json(const nlohmann::json& row) {
+  auto field = [&](const char* key) -> const nlohmann::json& {
+    if (!row.is_object() || !row.contains(key))
+      throw std::invalid_argument(std::string{"ready step: missing field "} + key);
+    return row.at(key);
+  };
+  try {
+    ready_step s;
+    s.task_uuid = field("task_uuid").get<std::string>();
+    s.step_uuid = field("workflow_step_uuid").get<std::string>();
+    s.namespace_name = field("namespace_name").get<std::string>();
+    s.step_name = field("step_name").get<std::string>();
+    s.handler = field("handler").get<std::string>();
+    s.state = parse_step_state(field("current_state").get<std::string>());
+    s.attempts = field("attempts").get<std::int32_t>();
+    s.retry_limit = field("retry_limit").get<std::int32_t>();
+    s.timeout_seconds = field("timeout_seconds").get<std::int32_t>();
+    s.inputs = field("inputs");
+    s.task_context = field("task_context");
+    s.parent_results = field("parent_results");
+    s.queue_exists = row.value("queue_exists", true);
+    return s;
+  } catch (const nlohmann::json::exception& e) {
+    throw std::invalid_argument(std::string{"ready step: "} + e.what());
+  }
+}
+
 std::string_view to_string(execution_status status) noexcept {
   switch (status) {
   case execution_status::all_complete:

@@ -44,6 +44,11 @@ std::vector<ready_step> ready_steps(pqxx::transaction_base& tx,
                                     const std::vector<std::string>& task_uuids,
                                     const std::optional<std::string>& queue_suffix = std::nullopt);
 
+/// A ready step from its JSON form: a tasker_ready_steps row as to_jsonb
+/// makes it, plus `queue_exists` (true when absent). Throws
+/// std::invalid_argument naming a missing or mistyped field.
+ready_step ready_step_from_json(const nlohmann::json& row);
+
 /// Where a task stands, first match wins (see tasker_task_execution_contexts).
 enum class execution_status {
   all_complete,             ///< every step complete or resolved_manually

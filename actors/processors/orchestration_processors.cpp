@@ -93,6 +93,20 @@ dispatch_outcome dispatch_ready_steps(pqxx::transaction_base& tx,
   if (tasks.empty())
     return {};
   std::vector<std::string> task_ids;
+  for (const auto& t : tasks)
+    task_ids.push_back(t.task_uuid);
+  return dispatch_steps(tx, tasks, resources::ready_steps(tx, task_ids, namespace_suffix),
+                        node_id, namespace_suffix, finalize);
+}
+
+dispatch_outcome dispatch_steps(pqxx::transaction_base& tx,
+                                const std::vector<resources::locked_task>& tasks,
+                                std::vector<resources::ready_step> ready,
+                                const std::string& node_id, const std::string& namespace_suffix,
+                                bool finalize) {
+  if (tasks.empty())
+    return {};
+  std::vector<std::string> task_ids;
   std::map<std::string, const resources::locked_task*> by_id;
   for (const auto& t : tasks) {
     task_ids.push_back(t.task_uuid);
@@ -107,7 +121,7 @@ dispatch_outcome dispatch_ready_steps(pqxx::transaction_base& tx,
     bool exists = true;
   };
   std::map<std::string, outgoing> per_queue;
-  for (auto& s : resources::ready_steps(tx, task_ids, namespace_suffix)) {
+  for (auto& s : ready) {
     messaging::step_message m;
     m.task_uuid = s.task_uuid;
     m.step_uuid = s.step_uuid;

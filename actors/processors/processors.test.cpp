@@ -132,7 +132,8 @@ TEST_CASE("applying results classifies unknown steps, repeats in a batch and sta
   CHECK(contains(applied[3].detail, "0000000000ff"));
 }
 
-TEST_CASE("applying results locks the touched tasks that this node may advance") {
+TEST_CASE("applying results locks the touched tasks that this node may advance and reads their "
+          "ready steps") {
   pipeline p;
   p.register_toml(diamond_toml());
   p.send_request(pipeline::request("diamond", {{"k", 1}}));
@@ -161,8 +162,8 @@ TEST_CASE("applying results locks the touched tasks that this node may advance")
       c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
     return s;
   }();
-  auto out = resources::apply_step_results_and_lock(
-      tx, nlohmann::json::array({stale, first, upper}), p.node);
+  auto out = resources::apply_step_results_and_advance(
+      tx, nlohmann::json::array({stale, first, upper}), p.node, "_queue");
   REQUIRE(out.results.size() == 3);
   CHECK(out.results[0].outcome == resources::result_outcome::stale);
   CHECK(out.results[1].outcome == resources::result_outcome::completed);
@@ -172,11 +173,74 @@ TEST_CASE("applying results locks the touched tasks that this node may advance")
   CHECK(out.locked[0].task_uuid == steps[0].task_uuid);
   CHECK(out.locked[0].namespace_name == "shop");
   CHECK(out.locked[0].task_name == "diamond");
+  // The locked task's ready steps, b and c, with a's results as their parents'.
+  REQUIRE(out.ready.size() == 2);
+  for (const auto& r : out.ready) {
+    CHECK(r.task_uuid == steps[0].task_uuid);
+    CHECK(r.namespace_name == "shop");
+    CHECK(r.handler == "noop");
+    CHECK(r.state == resources::step_state::pending);
+    CHECK(r.attempts == 0);
+    CHECK(r.queue_exists);
+    CHECK(r.parent_results == nlohmann::json{{"a", {{"v", 1}}}});
+  }
+  CHECK(out.ready[0].step_name == "b");
+  CHECK(out.ready[1].step_name == "c");
+  // As resources::ready_steps gives them, field for field.
+  auto direct = resources::ready_steps(tx, {steps[0].task_uuid}, std::string{"_queue"});
+  REQUIRE(direct.size() == 2);
+  CHECK(direct[0].step_uuid == out.ready[0].step_uuid);
+  CHECK(direct[1].step_uuid == out.ready[1].step_uuid);
+  CHECK(direct[0].inputs == out.ready[0].inputs);
+  CHECK(direct[0].task_context == out.ready[0].task_context);
+  CHECK(direct[0].retry_limit == out.ready[0].retry_limit);
+  CHECK(direct[0].timeout_seconds == out.ready[0].timeout_seconds);
 
-  // Nothing applied, nothing locked.
-  auto again = resources::apply_step_results_and_lock(tx, nlohmann::json::array({stale}),
-                                                      p.node);
+  // Nothing applied, nothing locked, nothing ready.
+  auto again = resources::apply_step_results_and_advance(tx, nlohmann::json::array({stale}),
+                                                         p.node, "_queue");
   REQUIRE(again.results.size() == 1);
   CHECK(again.touched == 0);
   CHECK(again.locked.empty());
+  CHECK(again.ready.empty());
+}
+
+TEST_CASE("the ready steps read with applied results say when their namespace queue is "
+          "missing") {
+  pipeline p;
+  p.register_toml(diamond_toml());
+  p.send_request(pipeline::request("diamond", {{"k", 1}}));
+  p.run(executor_type::task_request_processor);
+  p.claim_and_enqueue();
+  auto steps = p.take_steps();
+  REQUIRE(steps.size() == 1);
+  pqxx::work tx{p.conn};
+  auto out = resources::apply_step_results_and_advance(
+      tx, nlohmann::json::array({pipeline::success(steps[0], {{"v", 1}}).to_json()}), p.node,
+      "_nowhere");
+  REQUIRE(out.ready.size() == 2);
+  CHECK_FALSE(out.ready[0].queue_exists);
+  CHECK_FALSE(out.ready[1].queue_exists);
+}
+
+TEST_CASE("a ready step's JSON form is checked field by field") {
+  nlohmann::json row{{"task_uuid", "t"}, {"workflow_step_uuid", "s"}, {"namespace_name", "n"},
+                     {"step_name", "a"}, {"handler", "noop"}, {"current_state", "error"},
+                     {"attempts", 2}, {"retry_limit", 3}, {"timeout_seconds", 30},
+                     {"inputs", {{"x", 1}}}, {"task_context", nullptr},
+                     {"parent_results", nlohmann::json::object()}};
+  auto s = resources::ready_step_from_json(row);
+  CHECK(s.state == resources::step_state::error);
+  CHECK(s.attempts == 2);
+  CHECK(s.queue_exists); // absent: true
+  CHECK(s.task_context.is_null());
+  row["queue_exists"] = false;
+  CHECK_FALSE(resources::ready_step_from_json(row).queue_exists);
+  auto missing = row;
+  missing.erase("handler");
+  CHECK_THROWS_WITH_AS(resources::ready_step_from_json(missing), "ready step: missing field handler",
+                       std::invalid_argument);
+  auto mistyped = row;
+  mistyped["attempts"] = "two";
+  CHECK_THROWS_AS(resources::ready_step_from_json(mistyped), std::invalid_argument);
 }

@@ -41,8 +41,10 @@ batch_outcome step_result_processor::process_batch(pqxx::connection& conn, std::
     batch.push_back(std::move(r));
 
   // Task rows before step rows, in a fixed order (as enqueuers and claimers);
-  // then the tasks whose steps changed state are locked for advancing.
-  auto applied = resources::apply_step_results_and_lock(tx, batch, node_id_);
+  // then the tasks whose steps changed state are locked for advancing
+  // and their ready steps read, all in one call.
+  auto applied =
+      resources::apply_step_results_and_advance(tx, batch, node_id_, namespace_suffix_);
   // Every consumed result is applied, recognised as a repeat or archived:
   // one the store did not answer for would be lost, so the batch rolls back.
   if (applied.results.size() != parsed.items.size())
@@ -70,8 +72,8 @@ batch_outcome step_result_processor::process_batch(pqxx::connection& conn, std::
     if (applied.locked.size() < applied.touched)
       tx.exec_params("SELECT pg_notify($1, '')", std::string{tasks_ready_channel});
     // Sends the next steps, then finalizes what nothing can advance any more.
-    auto out =
-        dispatch_ready_steps(tx, applied.locked, node_id_, namespace_suffix_, /*finalize=*/true);
+    auto out = dispatch_steps(tx, applied.locked, std::move(applied.ready), node_id_,
+                              namespace_suffix_, /*finalize=*/true);
     dispatched_ += out.sent;
     finalized_ += out.finalized.size();
   }

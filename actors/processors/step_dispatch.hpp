@@ -36,4 +36,13 @@ dispatch_outcome dispatch_ready_steps(pqxx::transaction_base& tx,
                                       const std::string& node_id,
                                       const std::string& namespace_suffix, bool finalize = false);
 
+/// dispatch_ready_steps for a caller that already holds the ready steps of
+/// `tasks` (resources::ready_steps with `namespace_suffix`, or
+/// apply_step_results_and_advance): sends them and finishes the dispatch.
+dispatch_outcome dispatch_steps(pqxx::transaction_base& tx,
+                                const std::vector<resources::locked_task>& tasks,
+                                std::vector<resources::ready_step> ready,
+                                const std::string& node_id, const std::string& namespace_suffix,
+                                bool finalize = false);
+
 } // namespace tasker::actors
