@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cctype>
 #include <chrono>
 #include <map>
 #include <optional>
@@ -366,6 +367,44 @@ TEST_CASE_FIXTURE(worker_fixture, "a malformed message is archived with its reas
   CHECK(reasons.at(bad_id).find("message " + std::to_string(bad_id)) != std::string::npos);
   CHECK(reasons.at(bad_id).find("step_message.") != std::string::npos);
   CHECK(reasons.at(ghost_id).find("does not exist") != std::string::npos);
+}
+
+TEST_CASE_FIXTURE(worker_fixture, "a step message names its step in any letter case") {
+  auto msgs = enqueue_one("noop");
+  auto upper = msgs[0];
+  for (auto& c : upper.step_uuid)
+    c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  send({upper});
+  start(options());
+  REQUIRE(eventually([&] { return results().size() == 1; }));
+  CHECK(results()[0].status == messaging::step_status::success);
+  CHECK(state_of(msgs[0].step_uuid) == resources::step_state::in_progress);
+  CHECK(eventually([&] { return queue_length(ns_queue) == 0; }));
+}
+
+TEST_CASE_FIXTURE(worker_fixture, "a malformed message naming a real enqueued step is archived; "
+                                  "the step it started is left to the rescue sweep") {
+  auto msgs = enqueue_one("noop");
+  auto body = msgs[0].to_json();
+  body["attempt"] = "first"; // not a number: the message is refused after the claim
+  std::int64_t bad_id = 0;
+  {
+    pqxx::work tx{conn};
+    bad_id = queue_client::send(tx, ns_queue, body);
+    tx.commit();
+  }
+  start(options());
+  REQUIRE(eventually([&] { return queue_length(ns_queue) == 0; }));
+  pqxx::work tx{conn};
+  auto archived = queue_client::list_archived(tx, ns_queue, 10);
+  REQUIRE(archived.size() == 1);
+  CHECK(archived[0].msg_id == bad_id);
+  CHECK(archived[0].reason.find("step_message.attempt") != std::string::npos);
+  tx.commit();
+  // Started by the claim, never run: no result; the rescue sweep returns it
+  // once its timeout has passed, as for a worker that died.
+  CHECK(results().empty());
+  CHECK(state_of(msgs[0].step_uuid) == resources::step_state::in_progress);
 }
 
 TEST_CASE_FIXTURE(worker_fixture, "a message whose step is already complete is deleted without "

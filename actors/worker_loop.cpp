@@ -10,7 +10,9 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cctype>
 #include <chrono>
+#include <limits>
 #include <map>
 #include <set>
 
@@ -75,6 +77,41 @@ std::size_t step_worker::run_batch() {
   return claimed.size();
 }
 
+namespace {
+
+// The claim, as one statement outside a transaction block (no BEGIN, no
+// COMMIT round trip): hides up to $1 visible messages of the queue for $2
+// seconds, as queue_client::read does, and starts the enqueued steps they
+// name (tasker_start_steps with $3 as the history metadata). Rows: one per
+// message (msg_id, message; the rest null), then one per step named by a
+// message (step uuid, its state, whether this call started it). The queue is a
+// validated identifier. Steps are named by any message whose step_uuid is a
+// UUID; whether the message is valid otherwise is checked afterwards.
+std::string claim_sql(const std::string& queue) {
+  const std::string table = "tasker_mq.q_" + queue;
+  return "WITH picked AS (SELECT msg_id FROM " + table
+         + " WHERE vt <= clock_timestamp() ORDER BY msg_id LIMIT $1 FOR UPDATE SKIP LOCKED),"
+           " taken AS (UPDATE " + table
+         + " q SET vt = clock_timestamp() + make_interval(secs => $2::integer),"
+           " read_ct = q.read_ct + 1 FROM picked WHERE q.msg_id = picked.msg_id"
+           " RETURNING q.msg_id, q.message),"
+           " started AS (SELECT s.workflow_step_uuid, s.current_state, s.started"
+           " FROM tasker_start_steps(ARRAY(SELECT DISTINCT (t.message->>'step_uuid')::uuid"
+           " FROM taken t WHERE jsonb_typeof(t.message) = 'object' AND t.message->>'step_uuid'"
+           " ~* '^[0-9a-f]{8}-([0-9a-f]{4}-){3}[0-9a-f]{12}$'), $3::jsonb) s)"
+           " SELECT msg_id, message, NULL::text, NULL::text, NULL::boolean FROM taken"
+           " UNION ALL SELECT NULL, NULL, workflow_step_uuid::text, current_state, started"
+           " FROM started";
+}
+
+std::string lowercase(std::string s) {
+  for (auto& c : s)
+    c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return s;
+}
+
+} // namespace
+
 std::vector<step_worker::claimed_step> step_worker::claim_batch() {
   // Until the steps are known, hide the messages for the default step timeout;
   // a longer step extends its own message below.
@@ -82,12 +119,38 @@ std::vector<step_worker::claimed_step> step_worker::claim_batch() {
                         ? opts_.visibility_timeout_seconds
                         : messaging::step_message{}.timeout_seconds + visibility_margin_seconds;
   const auto batch = std::max<std::size_t>(opts_.batch_size, 1);
-  pqxx::work tx{work_};
-  auto msgs = queue_client::read(tx, queue_, read_vt, static_cast<int>(batch));
-  if (msgs.empty()) {
-    tx.commit();
-    return {};
+  // One statement reads the batch and starts its steps; it commits on its own.
+  // A worker that dies after it leaves the messages hidden until read_vt, as
+  // one that dies while running a step.
+  const std::string claim = "tw_claim:" + queue_;
+  work_.prepare(claim, claim_sql(queue_)); // an identical redefinition is a no-op
+  struct step_row {
+    std::string state;
+    bool started = false;
+  };
+  std::vector<std::pair<std::int64_t, std::string>> msgs; // msg_id, body
+  std::map<std::string, step_row> steps;
+  {
+    pqxx::nontransaction tx{work_};
+    nlohmann::json meta{{"worker", info_.id}, {"queue", queue_}};
+    pqxx::result rows;
+    try {
+      rows = tx.exec_prepared(claim, static_cast<int>(batch), read_vt, meta.dump());
+    } catch (const pqxx::undefined_table& e) {
+      throw pqxx::undefined_table("queue '" + queue_ + "' does not exist (register a template "
+                                  "of namespace " + opts_.namespace_name + " to create it)",
+                                  e.query(), e.sqlstate().c_str());
+    }
+    for (const auto& row : rows) {
+      if (!row[0].is_null())
+        msgs.emplace_back(row[0].as<std::int64_t>(), row[1].c_str());
+      else
+        steps[row[2].as<std::string>()] = {row[3].as<std::string>(), row[4].as<bool>()};
+    }
   }
+  if (msgs.empty())
+    return {};
+  std::sort(msgs.begin(), msgs.end());
   if (msgs.size() == batch)
     doorbell_->ring(); // more may be waiting: an idle actor of the group reads too
   std::vector<messaging::archive_entry> invalid;
@@ -95,40 +158,35 @@ std::vector<step_worker::claimed_step> step_worker::claim_batch() {
   auto where = [&](std::int64_t id) {
     return "queue " + queue_ + " message " + std::to_string(id) + ": ";
   };
-  for (const auto& m : msgs) {
+  for (const auto& [id, body] : msgs) {
     try {
-      parsed.push_back({m.msg_id, m.parsed() ? messaging::parse_step_message(m.message)
-                                             : messaging::parse_step_message_text(m.raw_message)});
+      // No size limit: the node wrote it (a context may be as large as
+      // max_message_bytes, and parents' results come on top).
+      parsed.push_back(
+          {id, messaging::parse_step_message_text(body, std::numeric_limits<std::size_t>::max())});
     } catch (const messaging::wire_error& e) {
-      invalid.push_back({m.msg_id, where(m.msg_id) + e.what()});
+      invalid.push_back({id, where(id) + e.what()});
+      // Its step_uuid may have named an enqueued step, now started with no
+      // one to run it: the rescue sweep returns it after its timeout.
+      auto j = nlohmann::json::parse(body, nullptr, false);
+      if (j.is_object() && j.contains("step_uuid") && j["step_uuid"].is_string()) {
+        auto s = steps.find(lowercase(j["step_uuid"].get<std::string>()));
+        if (s != steps.end() && s->second.started)
+          spdlog::warn("worker {}: {}step {} was started for this malformed message; it is "
+                       "rescued after its timeout", info_.id, where(id), s->first);
+      }
     }
-  }
-  // One call locks the steps, starts the enqueued ones and reports every state.
-  struct step_row {
-    std::string state;
-    bool started = false;
-  };
-  std::map<std::string, step_row> steps;
-  if (!parsed.empty()) {
-    std::vector<std::string> uuids;
-    for (const auto& p : parsed)
-      uuids.push_back(p.step.step_uuid);
-    nlohmann::json meta{{"worker", info_.id}, {"queue", queue_}};
-    for (const auto& row :
-         tx.exec_params("SELECT workflow_step_uuid::text, current_state, started"
-                        " FROM tasker_start_steps($1::uuid[], $2::jsonb)",
-                        resources::detail::pg_array(uuids), meta.dump()))
-      steps[row[0].as<std::string>()] = {row[1].as<std::string>(), row[2].as<bool>()};
   }
   std::vector<claimed_step> claimed;
   std::vector<std::int64_t> duplicates;
   std::set<std::string> seen;
   for (auto& p : parsed) {
-    auto s = steps.find(p.step.step_uuid);
+    const auto key = lowercase(p.step.step_uuid);
+    auto s = steps.find(key);
     if (s == steps.end()) {
       invalid.push_back({p.msg_id, where(p.msg_id) + "step_message.step_uuid: workflow step "
                                      + p.step.step_uuid + " does not exist"});
-    } else if (!s->second.started || !seen.insert(p.step.step_uuid).second) {
+    } else if (!s->second.started || !seen.insert(key).second) {
       spdlog::debug("worker {}: {}step {} is {}, not enqueued: deleting the duplicate", info_.id,
                     where(p.msg_id), p.step.step_uuid, s->second.started ? "started" : s->second.state);
       duplicates.push_back(p.msg_id);
@@ -136,29 +194,32 @@ std::vector<step_worker::claimed_step> step_worker::claim_batch() {
       claimed.push_back(std::move(p));
     }
   }
-  if (!invalid.empty()) {
-    for (const auto& e : invalid)
-      spdlog::warn("worker {}: archiving {}", info_.id, e.reason);
-    queue_client::archive(tx, queue_, invalid);
-  }
-  if (!duplicates.empty())
-    queue_client::remove(tx, queue_, duplicates);
+  // Steps of a batch run one after another: message i stays hidden until
+  // every step up to it could have timed out.
+  std::vector<std::int64_t> extend_ids;
+  std::vector<int> extend_vts;
   if (opts_.visibility_timeout_seconds <= 0) {
-    // Steps of a batch run one after another: message i stays hidden until
-    // every step up to it could have timed out.
     long long cumulative = 0;
-    std::vector<std::int64_t> ids;
-    std::vector<int> vts;
     for (const auto& c : claimed) {
       cumulative += c.step.timeout_seconds + visibility_margin_seconds;
       if (cumulative > read_vt) {
-        ids.push_back(c.msg_id);
-        vts.push_back(static_cast<int>(std::min<long long>(cumulative, 1 << 30)));
+        extend_ids.push_back(c.msg_id);
+        extend_vts.push_back(static_cast<int>(std::min<long long>(cumulative, 1 << 30)));
       }
     }
-    queue_client::set_vt(tx, queue_, ids, vts);
   }
-  tx.commit();
+  if (!invalid.empty() || !duplicates.empty() || !extend_ids.empty()) {
+    pqxx::work tx{work_};
+    if (!invalid.empty()) {
+      for (const auto& e : invalid)
+        spdlog::warn("worker {}: archiving {}", info_.id, e.reason);
+      queue_client::archive(tx, queue_, invalid);
+    }
+    if (!duplicates.empty())
+      queue_client::remove(tx, queue_, duplicates);
+    queue_client::set_vt(tx, queue_, extend_ids, extend_vts);
+    tx.commit();
+  }
   counters_->archived += invalid.size();
   counters_->duplicates += duplicates.size();
   return claimed;

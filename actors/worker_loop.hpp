@@ -61,14 +61,16 @@ public:
   step_worker(const step_worker&) = delete;
   step_worker& operator=(const step_worker&) = delete;
 
-  /// Reads up to batch_size messages and handles each; returns how many were
+  /// Reads up to batch_size messages and starts their steps in one statement
+  /// outside a transaction block, then handles each; returns how many were
   /// read. Results of quick handlers are posted in groups: the results waiting
   /// are sent (and their messages deleted) in one transaction before the next
   /// step runs when the previous step took at least a fifth of
   /// result_flush_window or the oldest has waited result_flush_window, and at
   /// the end of the batch; so fast handlers cost one commit per group, and a
-  /// slow handler never holds back the results before it. Throws pqxx errors (lost connection...): whatever was not committed
-  /// is delivered again later.
+  /// slow handler never holds back the results before it. Throws pqxx
+  /// errors (lost connection...): whatever was not committed is delivered
+  /// again later.
   std::size_t run_batch();
 
   /// Blocks until a send to the queue is notified, another actor of the group
