@@ -511,6 +511,54 @@ TEST_CASE_FIXTURE(worker_fixture, "four workers process many messages in paralle
   CHECK(status().workers == 4);
 }
 
+TEST_CASE_FIXTURE(worker_fixture, "each message of a batch stays hidden until every step up to "
+                                  "it could have timed out") {
+  // The first step holds the batch until the test has looked at the queue.
+  auto release = std::make_shared<std::atomic<bool>>(false);
+  auto reg = make_builtin_registry();
+  reg->register_handler("hold", [release](const messaging::step_message&) {
+    auto deadline = std::chrono::steady_clock::now() + 60s;
+    while (!*release && std::chrono::steady_clock::now() < deadline)
+      std::this_thread::sleep_for(5ms);
+    return handler_result::ok();
+  });
+  std::vector<messaging::step_template> steps;
+  for (int t : {100, 200, 5}) {
+    messaging::step_template s;
+    s.name = "s" + std::to_string(t);
+    s.handler = "hold";
+    s.timeout_seconds = t;
+    steps.push_back(s);
+  }
+  send(enqueue_task(steps));
+  auto o = options(1);
+  o.batch_size = 3;
+  start(o, reg);
+  REQUIRE(eventually([&] {
+    pqxx::work tx{conn};
+    return tx.exec1("SELECT count(*) FROM tasker_mq.q_shop_queue WHERE vt > now()")[0]
+             .as<int>() == 3;
+  }));
+  std::vector<double> hidden;
+  {
+    pqxx::work tx{conn};
+    for (const auto& row : tx.exec("SELECT extract(epoch FROM vt - now())::float8"
+                                   " FROM tasker_mq.q_shop_queue ORDER BY msg_id"))
+      hidden.push_back(row[0].as<double>());
+  }
+  *release = true;
+  // timeout + 30 s each, summed (130, 360, 395), but never less than the
+  // default step timeout + 30 s (330): a message is hidden at least as long
+  // as an unknown step could take.
+  const double at_least = messaging::step_message{}.timeout_seconds + visibility_margin_seconds;
+  REQUIRE(at_least == 330);
+  REQUIRE(hidden.size() == 3);
+  CHECK(hidden[0] == doctest::Approx(330).epsilon(0.02));
+  CHECK(hidden[1] == doctest::Approx(360).epsilon(0.02));
+  CHECK(hidden[2] == doctest::Approx(395).epsilon(0.02));
+  REQUIRE(eventually([&] { return results().size() == 3; }));
+}
+
 TEST_CASE_FIXTURE(worker_fixture, "a graceful stop finishes the current step and posts its "
                                   "result before the group exits") {
   auto msgs = enqueue_one("sleep", {{"ms", 1500}});

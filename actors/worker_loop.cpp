@@ -80,19 +80,28 @@ std::size_t step_worker::run_batch() {
 namespace {
 
 // The claim, as one statement outside a transaction block (no BEGIN, no
-// COMMIT round trip): hides up to $1 visible messages of the queue for $2
-// seconds, as queue_client::read does, and starts the enqueued steps they
-// name (tasker_start_steps with $3 as the history metadata). Rows: one per
+// COMMIT round trip): hides up to $1 visible messages of the queue, as
+// queue_client::read does, and starts the enqueued steps they name
+// (tasker_start_steps with $3 as the history metadata). How long a message is
+// hidden: $2 seconds when $2 > 0; otherwise until every step of the batch up
+// to it could have timed out, since they run one after another: the sum of
+// (timeout_seconds + $5) over the messages so far, a message without a usable
+// timeout_seconds counting $4, and never less than $4 + $5. Rows: one per
 // message (msg_id, message; the rest null), then one per step named by a
-// message (step uuid, its state, whether this call started it). The queue is a
-// validated identifier. Steps are named by any message whose step_uuid is a
-// UUID; whether the message is valid otherwise is checked afterwards.
+// message (step uuid, its state, whether this call started it). Steps are
+// named by any message whose step_uuid is a UUID; whether the message is
+// valid otherwise is checked afterwards. The queue is a validated identifier.
 std::string claim_sql(const std::string& queue) {
   const std::string table = "tasker_mq.q_" + queue;
-  return "WITH picked AS (SELECT msg_id FROM " + table
+  return "WITH locked AS (SELECT msg_id, message FROM " + table
          + " WHERE vt <= clock_timestamp() ORDER BY msg_id LIMIT $1 FOR UPDATE SKIP LOCKED),"
+           " picked AS (SELECT msg_id, CASE WHEN $2::integer > 0 THEN $2::integer"
+           " ELSE least(greatest(sum(CASE WHEN jsonb_typeof(message->'timeout_seconds') = 'number'"
+           " THEN least(greatest((message->>'timeout_seconds')::numeric, 0), 1073741824)"
+           " ELSE $4::integer END + $5::integer) OVER (ORDER BY msg_id),"
+           " $4::integer + $5::integer), 1073741824)::integer END AS secs FROM locked),"
            " taken AS (UPDATE " + table
-         + " q SET vt = clock_timestamp() + make_interval(secs => $2::integer),"
+         + " q SET vt = clock_timestamp() + make_interval(secs => picked.secs),"
            " read_ct = q.read_ct + 1 FROM picked WHERE q.msg_id = picked.msg_id"
            " RETURNING q.msg_id, q.message),"
            " started AS (SELECT s.workflow_step_uuid, s.current_state, s.started"
@@ -113,15 +122,11 @@ std::string lowercase(std::string s) {
 } // namespace
 
 std::vector<step_worker::claimed_step> step_worker::claim_batch() {
-  // Until the steps are known, hide the messages for the default step timeout;
-  // a longer step extends its own message below.
-  const int read_vt = opts_.visibility_timeout_seconds > 0
-                        ? opts_.visibility_timeout_seconds
-                        : messaging::step_message{}.timeout_seconds + visibility_margin_seconds;
   const auto batch = std::max<std::size_t>(opts_.batch_size, 1);
-  // One statement reads the batch and starts its steps; it commits on its own.
-  // A worker that dies after it leaves the messages hidden until read_vt, as
-  // one that dies while running a step.
+  // One statement reads the batch, hides each message for as long as the
+  // steps up to it may take, and starts the steps; it commits on its own. A
+  // worker that dies after it leaves the messages hidden, as one that dies
+  // while running a step.
   const std::string claim = "tw_claim:" + queue_;
   work_.prepare(claim, claim_sql(queue_)); // an identical redefinition is a no-op
   struct step_row {
@@ -135,7 +140,10 @@ std::vector<step_worker::claimed_step> step_worker::claim_batch() {
     nlohmann::json meta{{"worker", info_.id}, {"queue", queue_}};
     pqxx::result rows;
     try {
-      rows = tx.exec_prepared(claim, static_cast<int>(batch), read_vt, meta.dump());
+      rows = tx.exec_prepared(claim, static_cast<int>(batch),
+                              std::max(opts_.visibility_timeout_seconds, 0), meta.dump(),
+                              messaging::step_message{}.timeout_seconds,
+                              visibility_margin_seconds);
     } catch (const pqxx::undefined_table& e) {
       throw pqxx::undefined_table("queue '" + queue_ + "' does not exist (register a template "
                                   "of namespace " + opts_.namespace_name + " to create it)",
@@ -194,21 +202,7 @@ std::vector<step_worker::claimed_step> step_worker::claim_batch() {
       claimed.push_back(std::move(p));
     }
   }
-  // Steps of a batch run one after another: message i stays hidden until
-  // every step up to it could have timed out.
-  std::vector<std::int64_t> extend_ids;
-  std::vector<int> extend_vts;
-  if (opts_.visibility_timeout_seconds <= 0) {
-    long long cumulative = 0;
-    for (const auto& c : claimed) {
-      cumulative += c.step.timeout_seconds + visibility_margin_seconds;
-      if (cumulative > read_vt) {
-        extend_ids.push_back(c.msg_id);
-        extend_vts.push_back(static_cast<int>(std::min<long long>(cumulative, 1 << 30)));
-      }
-    }
-  }
-  if (!invalid.empty() || !duplicates.empty() || !extend_ids.empty()) {
+  if (!invalid.empty() || !duplicates.empty()) {
     pqxx::work tx{work_};
     if (!invalid.empty()) {
       for (const auto& e : invalid)
@@ -217,7 +211,6 @@ std::vector<step_worker::claimed_step> step_worker::claim_batch() {
     }
     if (!duplicates.empty())
       queue_client::remove(tx, queue_, duplicates);
-    queue_client::set_vt(tx, queue_, extend_ids, extend_vts);
     tx.commit();
   }
   counters_->archived += invalid.size();
