@@ -1,11 +1,24 @@
 #include "actors/processors/processor_test_support.hpp"
 
+#include <tuple>
+
 using namespace tasker;
 using namespace tasker::actors::test;
 using config::executor_type;
 using messaging::queue_client;
 
 namespace {
+
+// Registers the diamond template, sends `tasks` requests for it, creates,
+// claims and enqueues them, and takes the step messages sent (each task's a).
+std::vector<messaging::step_message> diamond_first_steps(pipeline& p, int tasks = 1) {
+  p.register_toml(diamond_toml());
+  for (int k = 1; k <= tasks; ++k)
+    p.send_request(pipeline::request("diamond", {{"k", k}}));
+  p.run(executor_type::task_request_processor);
+  p.claim_and_enqueue();
+  return p.take_steps();
+}
 
 // Archived reasons of the request queue, by message id.
 std::map<std::int64_t, std::string> archived_reasons(pipeline& p) {
@@ -135,12 +148,7 @@ TEST_CASE("applying results classifies unknown steps, repeats in a batch and sta
 TEST_CASE("applying results locks the touched tasks that this node may advance and reads their "
           "ready steps") {
   pipeline p;
-  p.register_toml(diamond_toml());
-  p.send_request(pipeline::request("diamond", {{"k", 1}}));
-  p.send_request(pipeline::request("diamond", {{"k", 2}}));
-  p.run(executor_type::task_request_processor);
-  p.claim_and_enqueue();
-  auto steps = p.take_steps();
+  auto steps = diamond_first_steps(p, 2);
   REQUIRE(steps.size() == 2);
   auto first = pipeline::success(steps[0], {{"v", 1}}).to_json();
   auto second = pipeline::success(steps[1], {{"v", 2}}).to_json();
@@ -205,14 +213,80 @@ TEST_CASE("applying results locks the touched tasks that this node may advance a
   CHECK(again.ready.empty());
 }
 
-TEST_CASE("the ready steps read with applied results say when their namespace queue is "
-          "missing") {
+TEST_CASE("a result batch that sends the next steps leaves its task row as it was; a task "
+          "that finishes is written once, by its completion") {
   pipeline p;
   p.register_toml(diamond_toml());
   p.send_request(pipeline::request("diamond", {{"k", 1}}));
   p.run(executor_type::task_request_processor);
   p.claim_and_enqueue();
-  auto steps = p.take_steps();
+  auto row = [&](const std::string& task) {
+    pqxx::work tx{p.conn};
+    auto r = tx.exec_params1("SELECT xmin::text, needs_attention, current_state FROM tasks"
+                             " WHERE task_uuid = $1",
+                             task);
+    return std::tuple{r[0].as<std::string>(), r[1].as<bool>(), r[2].as<std::string>()};
+  };
+  auto a = p.take_steps();
+  REQUIRE(a.size() == 1);
+  const auto task = a[0].task_uuid;
+  auto before = row(task);
+  CHECK_FALSE(std::get<1>(before)); // in flight
+  p.post(pipeline::success(a[0], {{"v", 1}}));
+  p.run(executor_type::step_result_processor);
+  auto bc = p.take_steps();
+  REQUIRE(bc.size() == 2); // b and c sent
+  CHECK(row(task) == before); // not one new version of the task row
+
+  p.post(pipeline::success(bc[0], {{"v", 2}}));
+  p.post(pipeline::success(bc[1], {{"v", 3}}));
+  p.run(executor_type::step_result_processor);
+  auto d = p.take_steps();
+  REQUIRE(d.size() == 1);
+  CHECK(row(task) == before);
+
+  p.post(pipeline::success(d[0], {{"v", 4}}));
+  p.run(executor_type::step_result_processor);
+  auto [xmin, attention, state] = row(task);
+  CHECK(state == "complete");
+  // Only the completion wrote the row: the flag was never raised.
+  CHECK_FALSE(attention);
+  pqxx::work tx{p.conn};
+  CHECK(tx.exec_params1("SELECT count(*) FROM tasks WHERE task_uuid = $1 AND xmin = $2::xid",
+                        task, xmin)[0].as<int>() == 1);
+  CHECK(tx.exec_params1("SELECT count(*) FROM task_transitions WHERE task_uuid = $1", task)[0]
+          .as<int>() == 3); // pending, in_progress, complete
+}
+
+TEST_CASE("a touched task another node has claimed is flagged for attention, as the step "
+          "trigger would") {
+  pipeline p;
+  auto a = diamond_first_steps(p);
+  REQUIRE(a.size() == 1);
+  pqxx::work tx{p.conn};
+  tx.exec_params0("UPDATE tasks SET claimed_by = 'elsewhere', claimed_at = now(),"
+                  " needs_attention = false WHERE task_uuid = $1",
+                  a[0].task_uuid);
+  auto out = resources::apply_step_results_and_advance(
+      tx, nlohmann::json::array({pipeline::success(a[0], {{"v", 1}}).to_json()}), p.node,
+      "_queue");
+  CHECK(out.touched == 1);
+  CHECK(out.locked.empty());
+  CHECK(tx.exec_params1("SELECT needs_attention FROM tasks WHERE task_uuid = $1",
+                        a[0].task_uuid)[0].as<bool>());
+  // Outside such a batch the trigger flags the task as before.
+  tx.exec0("UPDATE tasks SET needs_attention = false");
+  tx.exec_params0("UPDATE workflow_steps SET current_state = 'pending' WHERE task_uuid = $1"
+                  " AND name = 'b'",
+                  a[0].task_uuid);
+  CHECK(tx.exec_params1("SELECT needs_attention FROM tasks WHERE task_uuid = $1",
+                        a[0].task_uuid)[0].as<bool>());
+}
+
+TEST_CASE("the ready steps read with applied results say when their namespace queue is "
+          "missing") {
+  pipeline p;
+  auto steps = diamond_first_steps(p);
   REQUIRE(steps.size() == 1);
   pqxx::work tx{p.conn};
   auto out = resources::apply_step_results_and_advance(

@@ -13,7 +13,9 @@
 --                      namespace_name || p_queue_suffix exists; true when
 --                      p_queue_suffix is null)
 --   one last row       touched: the number of tasks whose steps changed state
--- the other columns of each row being null.
+-- the other columns of each row being null. It applies the batch with the
+-- attention trigger standing aside and flags the touched tasks it does not
+-- lock itself (see 0022_result_attention.sql).
 
 CREATE FUNCTION tasker_apply_step_results_and_advance(p_results jsonb, p_node_id text,
                                                       p_queue_suffix text)
@@ -31,6 +33,9 @@ DECLARE
   locked_ns text[];
   locked_names text[];
 BEGIN
+  -- tasker_lock_and_apply_step_results locks every task the batch names
+  -- before it changes a step; what the trigger would flag is handled below.
+  PERFORM set_config('tasker.settling_attention', 'on', true);
   -- A result whose step changed state named an existing step of its task, so
   -- its task_uuid is a well-formed uuid (otherwise it is an unknown_step).
   SELECT coalesce(array_agg(a.ordinal ORDER BY a.ordinal), '{}'),
@@ -41,6 +46,7 @@ BEGIN
                     FILTER (WHERE a.outcome IN ('completed', 'retrying', 'failed')), '{}')
     INTO ords, steps, outcomes, details, touched_tasks
     FROM tasker_lock_and_apply_step_results(p_results) a;
+  PERFORM set_config('tasker.settling_attention', 'off', true);
   RETURN QUERY SELECT x.o, x.s, x.oc, x.d, NULL::uuid, NULL::text, NULL::text, NULL::jsonb,
                       NULL::integer
     FROM unnest(ords, steps, outcomes, details) AS x(o, s, oc, d) ORDER BY x.o;
@@ -50,6 +56,11 @@ BEGIN
            array_agg(l.task_name ORDER BY l.task_uuid)
       INTO locked, locked_ns, locked_names
       FROM tasker_lock_tasks_for_advance(touched_tasks, p_node_id) l;
+    -- The touched tasks this call leaves to others, flagged as the trigger
+    -- would have (their rows are locked already).
+    UPDATE tasks t SET needs_attention = true
+      WHERE t.task_uuid = ANY (touched_tasks) AND NOT (t.task_uuid = ANY (locked))
+        AND NOT t.needs_attention;
   END IF;
   IF cardinality(locked) > 0 THEN
     RETURN QUERY SELECT NULL::integer, NULL::uuid, NULL::text, NULL::text, x.t, x.n, x.nm,
