@@ -11,6 +11,7 @@
 
 #include "resources/store_error.hpp"
 #include "resources/store_readiness.hpp"
+#include "resources/store_tasks.hpp"
 #include "resources/store_states.hpp"
 
 #include <nlohmann/json.hpp>
@@ -58,6 +59,24 @@ struct locked_task {
 std::vector<locked_task> start_new_tasks(pqxx::transaction_base& tx,
                                          const std::vector<std::string>& task_uuids,
                                          std::string_view node_id);
+
+/// What create_and_start_tasks did.
+struct created_batch {
+  std::vector<created_task> created; ///< one per request, in request order
+  std::vector<locked_task> started;  ///< new tasks started by this transaction
+  std::vector<ready_step> ready;     ///< the ready steps of `started`
+};
+
+/// In one call (tasker_create_and_start_tasks): creates the tasks of
+/// `requests` (the wire JSON array, as create_tasks) and, with `start`, starts
+/// the new ones as start_new_tasks does, returning their ready steps (each
+/// saying whether its queue namespace_name + `queue_suffix` exists). With
+/// `start`, new tasks left to the claim path raise tasker_tasks_ready, and no
+/// other insert of this transaction does. Throws store_error as create_tasks,
+/// leaving the transaction aborted.
+created_batch create_and_start_tasks(pqxx::transaction_base& tx, const nlohmann::json& requests,
+                                     std::string_view node_id, bool start,
+                                     const std::string& queue_suffix);
 
 /// Locks up to `limit` unfinished tasks claimed by `node_id`, skipping rows
 /// another transaction holds, so concurrent enqueuers never share a task.

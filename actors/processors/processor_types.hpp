@@ -37,6 +37,12 @@ public:
   std::uint64_t archived() const { return archived_; }
 
 private:
+  // One batch; `careful` examines a batch the store refused request by
+  // request. Without it, nothing (and an aborted transaction) when the store
+  // refuses the batch.
+  std::optional<batch_outcome> run_batch(pqxx::connection& conn, std::size_t max_items,
+                                         bool careful);
+
   std::string queue_;
   std::size_t max_message_bytes_;
   std::string node_id_;

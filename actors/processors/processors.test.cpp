@@ -117,6 +117,10 @@ TEST_CASE("a batch with a damaged template archives only its requests and create
   CHECK(contains(reasons[damaged], "shop/damaged@1.0.0 is corrupt"));
   CHECK(contains(reasons[damaged], "ghost"));
   CHECK(contains(reasons[unknown], "unknown task template shop/missing@1.0.0"));
+  // The batch was examined in a second transaction, which started the tasks
+  // it created and sent their first steps, as a batch the store accepts.
+  CHECK(p.scalar<int>("SELECT count(*) FROM tasks WHERE current_state = 'in_progress'") == 2);
+  CHECK(p.take_steps().size() == 2);
 }
 
 TEST_CASE("applying results classifies unknown steps, repeats in a batch and stale attempts") {

@@ -52,6 +52,17 @@ task_request_processor::task_request_processor(const config::tasker_config& cfg,
       start_on_creation_(cfg.orchestration.start_tasks_on_creation) {}
 
 batch_outcome task_request_processor::process_batch(pqxx::connection& conn, std::size_t max_items) {
+  // A batch the store accepts takes one call. One it refuses (an unknown or
+  // damaged template) is rolled back, its messages with it, and read again
+  // to be examined request by request, each in a savepoint.
+  if (auto out = run_batch(conn, max_items, /*careful=*/false))
+    return *out;
+  return *run_batch(conn, max_items, /*careful=*/true);
+}
+
+std::optional<batch_outcome> task_request_processor::run_batch(pqxx::connection& conn,
+                                                               std::size_t max_items,
+                                                               bool careful) {
   pqxx::work tx{conn};
   // The batch is consumed by this transaction: a failure rolls it back whole.
   // Oversized requests are refused before parsing: they never reach the store.
@@ -62,7 +73,7 @@ batch_outcome task_request_processor::process_batch(pqxx::connection& conn, std:
       });
   if (batch.read == 0) {
     tx.commit();
-    return {};
+    return batch_outcome{};
   }
   auto& invalid = batch.invalid;
   const auto& ids = batch.ids;  // parsed requests' messages, in order
@@ -93,7 +104,25 @@ batch_outcome task_request_processor::process_batch(pqxx::connection& conn, std:
     }
   };
 
-  if (!requests.empty()) {
+  nlohmann::json wire = nlohmann::json::array();
+  for (const auto& r : requests)
+    wire.push_back(resources::to_json(r));
+  if (!requests.empty() && !careful) {
+    resources::created_batch made;
+    try {
+      made = resources::create_and_start_tasks(tx, wire, node_id_, start_on_creation_,
+                                               namespace_suffix_);
+    } catch (const resources::store_error&) {
+      tx.abort(); // the messages are back in the queue for the careful pass
+      return std::nullopt;
+    }
+    for (const auto& t : made.created)
+      count(t);
+    done = ids;
+    // The tasks left to the claim path have raised tasker_tasks_ready.
+    if (!made.started.empty())
+      dispatch_steps(tx, made.started, std::move(made.ready), node_id_, namespace_suffix_);
+  } else if (!requests.empty()) {
     // This transaction wakes the claimers itself, only for what it leaves them
     // (0015_quiet_start.sql); transaction-local, so it survives the savepoints.
     if (start_on_creation_)
@@ -103,9 +132,6 @@ batch_outcome task_request_processor::process_batch(pqxx::connection& conn, std:
     // examined, so that only the offending ones are archived, each with its
     // own reason. Error path only.
     if (!create_all(requests, ids)) {
-      nlohmann::json wire = nlohmann::json::array();
-      for (const auto& r : requests)
-        wire.push_back(resources::to_json(r));
       auto problems = resources::task_request_problems(tx, wire);
       std::vector<std::int64_t> ok_ids;
       std::vector<resources::task_request> ok;
@@ -137,7 +163,7 @@ batch_outcome task_request_processor::process_batch(pqxx::connection& conn, std:
       }
     }
   }
-  if (start_on_creation_ && !fresh.empty()) {
+  if (careful && start_on_creation_ && !fresh.empty()) {
     // Started here unless the claim path has ready work waiting.
     auto started = resources::start_new_tasks(tx, fresh, node_id_);
     if (!started.empty())
@@ -153,7 +179,7 @@ batch_outcome task_request_processor::process_batch(pqxx::connection& conn, std:
   if (!invalid.empty())
     archived_ += messaging::archive_refused(tx, queue_, batch);
   tx.commit();
-  return {batch.read, true, std::nullopt};
+  return batch_outcome{batch.read, true, std::nullopt};
 }
 
 } // namespace tasker::actors

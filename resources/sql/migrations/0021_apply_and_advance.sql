@@ -8,14 +8,23 @@
 -- replaces it. Its rows, in this order:
 --   one per result     ordinal, workflow_step_uuid, outcome, detail
 --   one per task locked for advancing   task_uuid, namespace_name, task_name
---   one per ready step of those tasks   ready: the tasker_ready_steps row as
---                      a JSON object, plus queue_exists (whether the queue
---                      namespace_name || p_queue_suffix exists; true when
---                      p_queue_suffix is null)
+--   one per ready step of those tasks   ready (tasker_ready_step_objects)
 --   one last row       touched: the number of tasks whose steps changed state
 -- the other columns of each row being null. It applies the batch with the
 -- attention trigger standing aside and flags the touched tasks it does not
 -- lock itself (see 0022_result_attention.sql).
+
+-- The ready steps of p_task_uuids (tasker_ready_steps, same order), each as a
+-- JSON object of that row plus queue_exists: whether the queue
+-- namespace_name || p_queue_suffix exists (true when p_queue_suffix is null).
+CREATE FUNCTION tasker_ready_step_objects(p_task_uuids uuid[], p_queue_suffix text)
+RETURNS SETOF jsonb
+LANGUAGE sql STABLE AS $$
+  SELECT to_jsonb(r) || jsonb_build_object(
+           'queue_exists', p_queue_suffix IS NULL OR EXISTS (
+             SELECT 1 FROM tasker_mq.meta m WHERE m.queue_name = r.namespace_name || p_queue_suffix))
+  FROM tasker_ready_steps(p_task_uuids) r
+$$;
 
 CREATE FUNCTION tasker_apply_step_results_and_advance(p_results jsonb, p_node_id text,
                                                       p_queue_suffix text)
@@ -67,13 +76,8 @@ BEGIN
                         NULL::jsonb, NULL::integer
       FROM unnest(locked, locked_ns, locked_names) AS x(t, n, nm);
     RETURN QUERY SELECT NULL::integer, NULL::uuid, NULL::text, NULL::text, NULL::uuid,
-                        NULL::text, NULL::text,
-                        to_jsonb(r) || jsonb_build_object(
-                          'queue_exists', p_queue_suffix IS NULL OR EXISTS (
-                            SELECT 1 FROM tasker_mq.meta m
-                            WHERE m.queue_name = r.namespace_name || p_queue_suffix)),
-                        NULL::integer
-      FROM tasker_ready_steps(locked) r;
+                        NULL::text, NULL::text, r.obj, NULL::integer
+      FROM tasker_ready_step_objects(locked, p_queue_suffix) r(obj);
   END IF;
   RETURN QUERY SELECT NULL::integer, NULL::uuid, NULL::text, NULL::text, NULL::uuid, NULL::text,
                       NULL::text, NULL::jsonb, cardinality(touched_tasks);
