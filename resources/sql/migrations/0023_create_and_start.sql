@@ -16,6 +16,18 @@
 --   one per ready step of those tasks   ready (tasker_ready_step_objects)
 -- the other columns of each row being null. With p_start, the new tasks the
 -- claim path keeps raise tasker_tasks_ready, as the processor did.
+--
+-- A new task was also written three times by that transaction: inserted
+-- with needs_attention (the column default, so that the claim path finds
+-- it), started, and settled after its first steps were sent. With p_start a
+-- task is inserted settled instead (needs_attention false, through the
+-- column default below and the transaction-local tasker.settling_new_tasks),
+-- the tasks the claim path keeps are flagged here, and the settling after
+-- the sends writes only a task whose ready steps were held back.
+
+-- A new task needs attention unless its creator starts and settles it itself.
+ALTER TABLE tasks ALTER COLUMN needs_attention
+  SET DEFAULT (current_setting('tasker.settling_new_tasks', true) IS DISTINCT FROM 'on');
 
 CREATE FUNCTION tasker_create_and_start_tasks(p_requests jsonb, p_node_id text,
                                               p_start boolean, p_queue_suffix text)
@@ -32,8 +44,10 @@ DECLARE
   started_names text[];
 BEGIN
   IF p_start THEN
-    -- This transaction wakes the claimers itself (0015), for what it leaves them.
+    -- This transaction wakes the claimers itself (0015), for what it leaves
+    -- them, and inserts its tasks settled.
     PERFORM set_config('tasker.starting_new_tasks', 'on', true);
+    PERFORM set_config('tasker.settling_new_tasks', 'on', true);
   END IF;
   SELECT coalesce(array_agg(c.ordinal ORDER BY c.ordinal), '{}'),
          coalesce(array_agg(c.task_uuid ORDER BY c.ordinal), '{}'),
@@ -41,6 +55,9 @@ BEGIN
          coalesce(array_agg(DISTINCT c.task_uuid) FILTER (WHERE NOT c.duplicate), '{}')
     INTO ords, ids, dups, fresh
     FROM tasker_create_tasks(p_requests) c;
+  IF p_start THEN
+    PERFORM set_config('tasker.settling_new_tasks', 'off', true);
+  END IF;
   RETURN QUERY SELECT x.o, x.t, x.d, NULL::text, NULL::text, NULL::jsonb
     FROM unnest(ords, ids, dups) AS x(o, t, d) ORDER BY x.o;
   IF NOT p_start OR cardinality(fresh) = 0 THEN
@@ -52,6 +69,8 @@ BEGIN
     INTO started, started_ns, started_names
     FROM tasker_start_new_tasks(fresh, p_node_id) s;
   IF cardinality(started) < cardinality(fresh) THEN
+    UPDATE tasks t SET needs_attention = true
+      WHERE t.task_uuid = ANY (fresh) AND NOT (t.task_uuid = ANY (started));
     PERFORM pg_notify('tasker_tasks_ready', '');
   END IF;
   IF cardinality(started) > 0 THEN
