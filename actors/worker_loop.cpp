@@ -33,50 +33,6 @@ messaging::worker_info make_worker_info(const std::string& id) {
   return {id, host, static_cast<std::int64_t>(::getpid())};
 }
 
-step_worker::step_worker(worker_options opts, std::shared_ptr<const handler_registry> handlers,
-                         std::string worker_id, std::shared_ptr<worker_counters> counters,
-                         std::shared_ptr<work_doorbell> doorbell)
-  : opts_(std::move(opts)),
-    handlers_(std::move(handlers)),
-    counters_(std::move(counters)),
-    info_(make_worker_info(worker_id)),
-    queue_(namespace_queue_name(opts_)),
-    work_(opts_.database_url),
-    doorbell_(std::move(doorbell)) {
-  messaging::validated_identifier("step results queue", opts_.step_results_queue);
-  if (!doorbell_)
-    throw std::invalid_argument("worker " + info_.id + ": no doorbell for queue " + queue_);
-  resources::apply_session_settings(work_);
-}
-
-step_worker::~step_worker() = default;
-
-void step_worker::wait_for_work() {
-  doorbell_->wait(opts_.poll_interval);
-}
-
-std::size_t step_worker::run_batch() {
-  auto claimed = claim_batch();
-  std::vector<finished_step> finished;
-  std::chrono::steady_clock::time_point oldest;
-  std::chrono::steady_clock::duration last_run{};
-  for (const auto& c : claimed) {
-    // Hold results only while handlers are quick: when the previous step took
-    // a noticeable time the next may too, so what waits is posted first.
-    const auto now = std::chrono::steady_clock::now();
-    if (!finished.empty()
-        && (last_run >= result_flush_window / 5 || now - oldest >= result_flush_window))
-      post_results(finished);
-    auto result = run_step(c);
-    last_run = std::chrono::steady_clock::now() - now;
-    if (finished.empty())
-      oldest = std::chrono::steady_clock::now();
-    finished.push_back({&c, std::move(result)});
-  }
-  post_results(finished);
-  return claimed.size();
-}
-
 namespace {
 
 // The claim, as one statement outside a transaction block (no BEGIN, no
@@ -121,14 +77,58 @@ std::string lowercase(std::string s) {
 
 } // namespace
 
+step_worker::step_worker(worker_options opts, std::shared_ptr<const handler_registry> handlers,
+                         std::string worker_id, std::shared_ptr<worker_counters> counters,
+                         std::shared_ptr<work_doorbell> doorbell)
+  : opts_(std::move(opts)),
+    handlers_(std::move(handlers)),
+    counters_(std::move(counters)),
+    info_(make_worker_info(worker_id)),
+    queue_(namespace_queue_name(opts_)),
+    work_(opts_.database_url),
+    doorbell_(std::move(doorbell)) {
+  messaging::validated_identifier("step results queue", opts_.step_results_queue);
+  if (!doorbell_)
+    throw std::invalid_argument("worker " + info_.id + ": no doorbell for queue " + queue_);
+  resources::apply_session_settings(work_);
+  claim_statement_ = "tw_claim:" + queue_; // at most 57 bytes: within PostgreSQL's 63
+  work_.prepare(claim_statement_, claim_sql(queue_));
+}
+
+step_worker::~step_worker() = default;
+
+void step_worker::wait_for_work() {
+  doorbell_->wait(opts_.poll_interval);
+}
+
+std::size_t step_worker::run_batch() {
+  auto claimed = claim_batch();
+  std::vector<finished_step> finished;
+  std::chrono::steady_clock::time_point oldest;
+  std::chrono::steady_clock::duration last_run{};
+  for (const auto& c : claimed) {
+    // Hold results only while handlers are quick: when the previous step took
+    // a noticeable time the next may too, so what waits is posted first.
+    const auto now = std::chrono::steady_clock::now();
+    if (!finished.empty()
+        && (last_run >= result_flush_window / 5 || now - oldest >= result_flush_window))
+      post_results(finished);
+    auto result = run_step(c);
+    last_run = std::chrono::steady_clock::now() - now;
+    if (finished.empty())
+      oldest = std::chrono::steady_clock::now();
+    finished.push_back({&c, std::move(result)});
+  }
+  post_results(finished);
+  return claimed.size();
+}
+
 std::vector<step_worker::claimed_step> step_worker::claim_batch() {
   const auto batch = std::max<std::size_t>(opts_.batch_size, 1);
-  // One statement reads the batch, hides each message for as long as the
+  // The statement prepared by the constructor reads the batch, hides each message for as long as the
   // steps up to it may take, and starts the steps; it commits on its own. A
   // worker that dies after it leaves the messages hidden, as one that dies
   // while running a step.
-  const std::string claim = "tw_claim:" + queue_;
-  work_.prepare(claim, claim_sql(queue_)); // an identical redefinition is a no-op
   struct step_row {
     std::string state;
     bool started = false;
@@ -140,7 +140,7 @@ std::vector<step_worker::claimed_step> step_worker::claim_batch() {
     nlohmann::json meta{{"worker", info_.id}, {"queue", queue_}};
     pqxx::result rows;
     try {
-      rows = tx.exec_prepared(claim, static_cast<int>(batch),
+      rows = tx.exec_prepared(claim_statement_, static_cast<int>(batch),
                               std::max(opts_.visibility_timeout_seconds, 0), meta.dump(),
                               messaging::step_message{}.timeout_seconds,
                               visibility_margin_seconds);

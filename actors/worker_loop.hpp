@@ -100,6 +100,7 @@ private:
   std::string queue_;
   pqxx::connection work_;
   std::shared_ptr<work_doorbell> doorbell_;
+  std::string claim_statement_; ///< the claim's prepared statement on work_
 };
 
 } // namespace tasker::actors

@@ -3,7 +3,6 @@
 #include "actors/processors/step_dispatch.hpp"
 
 #include "messaging/batch_read.hpp"
-#include "messaging/queue_client.hpp"
 #include "messaging/wire.hpp"
 #include "resources/store_execution.hpp"
 #include "resources/store_tasks.hpp"
@@ -14,8 +13,6 @@ namespace tasker::actors {
 
 namespace {
 
-using messaging::archive_entry;
-using messaging::queue_client;
 
 resources::task_request to_store_request(const messaging::task_request& r) {
   resources::task_request out;

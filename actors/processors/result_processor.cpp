@@ -3,7 +3,6 @@
 #include "actors/processors/step_dispatch.hpp"
 
 #include "messaging/batch_read.hpp"
-#include "messaging/queue_client.hpp"
 #include "messaging/wire.hpp"
 #include "resources/store_execution.hpp"
 
@@ -11,8 +10,6 @@
 
 namespace tasker::actors {
 
-using messaging::archive_entry;
-using messaging::queue_client;
 using resources::result_outcome;
 
 step_result_processor::step_result_processor(const config::tasker_config& cfg,
