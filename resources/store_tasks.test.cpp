@@ -86,6 +86,42 @@ TEST_CASE("a new task gets the template's steps, edges and one pending transitio
   }
 }
 
+TEST_CASE("new tasks and steps get time-ordered keys, and history rows are keyed by owner") {
+  testing::scratch_db db;
+  auto conn = db.connect();
+  pqxx::work tx{conn};
+  auto first = test::make_task(tx, test::diamond_template(), {{"order", 1}});
+  tx.exec("SELECT pg_sleep(0.005)");
+  auto second = test::make_task(tx, test::diamond_template(), {{"order", 2}});
+  // UUID version 7: the version digit is 7, the first 48 bits are Unix milliseconds.
+  auto keys = tx.exec_params(
+    "SELECT k::text, abs(('x' || lpad(replace(left(k::text, 13), '-', ''), 16, '0'))::bit(64)::bigint"
+    " - (extract(epoch FROM clock_timestamp()) * 1000)::bigint)"
+    " FROM (SELECT task_uuid AS k FROM tasks UNION ALL SELECT workflow_step_uuid FROM workflow_steps"
+    "       WHERE task_uuid IN ($1, $2)) x",
+    first, second);
+  REQUIRE(keys.size() == 10);
+  for (const auto& row : keys) {
+    INFO(row[0].c_str());
+    CHECK(row[0].as<std::string>()[14] == '7');
+    CHECK(row[1].as<long long>() < 60'000);
+  }
+  CHECK(first < second); // five milliseconds apart, in creation order
+  // The history's primary key is (owner, sort_key): no second key per row.
+  for (const char* table : {"task_transitions", "workflow_step_transitions"}) {
+    INFO(table);
+    CHECK(tx.exec_params1("SELECT count(*) FROM pg_index WHERE indrelid = $1::regclass",
+                          std::string{table})[0].as<int>() == 2);
+    CHECK(tx.exec_params1("SELECT string_agg(a.attname, ',' ORDER BY k.n) FROM pg_index i"
+                          " CROSS JOIN unnest(i.indkey) WITH ORDINALITY AS k(att, n)"
+                          " JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.att"
+                          " WHERE i.indrelid = $1::regclass AND i.indisprimary",
+                          std::string{table})[0].as<std::string>()
+          == (std::string{table} == "task_transitions" ? "task_uuid,sort_key"
+                                                       : "workflow_step_uuid,sort_key"));
+  }
+}
+
 TEST_CASE("a repeated request returns the same task as a duplicate and a new context a new task") {
   testing::scratch_db db;
   auto conn = db.connect();
