@@ -175,6 +175,29 @@ struct worker_fixture {
     return resources::current_step_state(tx, step);
   }
 
+  /// Runs a worker group in a child process until `step` is in_progress,
+  /// then kills it (SIGKILL: no chance to clean up); true when the step got
+  /// there. Call it before this process has an actor system: the child starts
+  /// from a single-threaded copy.
+  bool killed_mid_step(const worker_options& o, const std::string& step) {
+    REQUIRE_FALSE(sys);
+    pid_t child = ::fork();
+    REQUIRE(child >= 0);
+    if (child == 0) {
+      caf::actor_system_config child_cfg;
+      caf::actor_system child_sys{child_cfg};
+      spawn_worker_group(child_sys, o, make_builtin_registry());
+      for (;;)
+        ::pause();
+    }
+    bool running =
+      eventually([&] { return state_of(step) == resources::step_state::in_progress; });
+    ::kill(child, SIGKILL);
+    int wstatus = 0;
+    ::waitpid(child, &wstatus, 0);
+    return running;
+  }
+
   /// The orchestration side's retry: in_progress -> error -> enqueued.
   void retry(const std::string& step) {
     pqxx::work tx{conn};
@@ -430,31 +453,43 @@ TEST_CASE_FIXTURE(worker_fixture, "a message whose step is already complete is d
   CHECK(*calls == 0);
 }
 
-TEST_CASE_FIXTURE(worker_fixture, "a worker that dies mid-step leaves its message to reappear "
-                                  "after the visibility timeout") {
+TEST_CASE_FIXTURE(worker_fixture, "the claim consumes the message of every step it starts; a "
+                                  "worker that dies mid-step leaves the step in_progress") {
   auto msgs = enqueue_one("sleep", {{"ms", 600000}});
-  auto ids = send(msgs);
-  // The worker runs in a child process so it can really die: SIGKILL, no
-  // chance to clean up. No actor system exists in this process yet, so the
-  // child starts from a single-threaded copy.
-  pid_t child = ::fork();
-  REQUIRE(child >= 0);
-  if (child == 0) {
-    caf::actor_system_config child_cfg;
-    caf::actor_system child_sys{child_cfg};
-    auto o = options();
-    o.visibility_timeout_seconds = 3;
-    spawn_worker_group(child_sys, o, make_builtin_registry());
-    for (;;)
-      ::pause();
-  }
-  bool running = eventually(
-    [&] { return state_of(msgs[0].step_uuid) == resources::step_state::in_progress; });
-  ::kill(child, SIGKILL);
-  int wstatus = 0;
-  ::waitpid(child, &wstatus, 0);
-  REQUIRE(running);
+  send(msgs);
+  REQUIRE(killed_mid_step(options(), msgs[0].step_uuid));
+  // The step's state records the work; the orchestration's rescue sweep
+  // returns it once its timeout has passed.
   CHECK(results().empty());
+  CHECK(queue_length(ns_queue) == 0);
+  pqxx::work tx{conn};
+  CHECK(tx.exec1("SELECT count(*) FROM tasker_mq.a_shop_queue")[0].as<int>() == 0);
+  CHECK(tx.exec_params1("SELECT attempts FROM workflow_steps WHERE workflow_step_uuid = $1",
+                        msgs[0].step_uuid)[0]
+          .as<int>() == 1);
+}
+
+TEST_CASE_FIXTURE(worker_fixture, "a message the claim keeps runs and is deleted with its "
+                                  "result") {
+  // A run of 255 digits in the text is one of the things the claim's check
+  // (tasker_is_step_message) refuses and the parser accepts: the claim keeps
+  // such a message, hidden, instead of consuming it.
+  auto kept = enqueue_one("noop", {{"pad", std::string(255, '7')}});
+  send(kept);
+  start(options());
+  REQUIRE(eventually([&] { return results().size() == 1; }));
+  CHECK(results()[0].status == messaging::step_status::success);
+  CHECK(queue_length(ns_queue) == 0);
+  CHECK(status().duplicates == 0);
+}
+
+TEST_CASE_FIXTURE(worker_fixture, "a message the claim keeps reappears after the visibility "
+                                  "timeout when its worker dies mid-step") {
+  auto msgs = enqueue_one("sleep", {{"ms", 600000}, {"pad", std::string(255, '7')}});
+  auto ids = send(msgs);
+  auto o = options();
+  o.visibility_timeout_seconds = 3;
+  REQUIRE(killed_mid_step(o, msgs[0].step_uuid));
   CHECK(queue_length(ns_queue) == 1); // still there, hidden
   std::vector<messaging::queue_message> again;
   REQUIRE(eventually([&] {
@@ -465,6 +500,84 @@ TEST_CASE_FIXTURE(worker_fixture, "a worker that dies mid-step leaves its messag
   }));
   CHECK(again[0].msg_id == ids[0]);
   CHECK(again[0].read_ct == 2);
+}
+
+TEST_CASE_FIXTURE(worker_fixture, "the claim's check refuses every step message the worker's "
+                                  "parser refuses") {
+  auto base = enqueue_one("noop")[0].to_json();
+  std::vector<nlohmann::json> refused;
+  auto variant = [&](auto&& change) {
+    auto m = base;
+    change(m);
+    refused.push_back(std::move(m));
+  };
+  for (const char* key : {"task_uuid", "step_uuid", "step_name", "handler", "namespace",
+                          "task_name", "attempt", "retry_limit", "timeout_seconds"}) {
+    variant([&](auto& m) { m.erase(key); });
+    variant([&](auto& m) { m[key] = nullptr; });
+    variant([&](auto& m) { m[key] = nlohmann::json::array(); });
+  }
+  for (const char* key : {"step_name", "handler", "task_name", "namespace"})
+    variant([&](auto& m) { m[key] = ""; });
+  for (const char* key : {"task_uuid", "step_uuid"}) {
+    variant([&](auto& m) { m[key] = "x"; });
+    variant([&](auto& m) { m[key] = m[key].template get<std::string>() + "0"; });
+    variant([&](auto& m) { m[key] = 7; });
+  }
+  for (const char* key : {"attempt", "timeout_seconds"})
+    variant([&](auto& m) { m[key] = 0; });
+  for (const char* key : {"attempt", "retry_limit", "timeout_seconds"}) {
+    variant([&](auto& m) { m[key] = -1; });
+    variant([&](auto& m) { m[key] = 1.5; });
+    variant([&](auto& m) { m[key] = "1"; });
+    variant([&](auto& m) { m[key] = 2147483648LL; });
+    variant([&](auto& m) { m[key] = true; });
+  }
+  for (const char* ns : {"Shop", "1shop", "shop-x", "a_name_that_is_longer_than_forty_eight_characters_"})
+    variant([&](auto& m) { m["namespace"] = ns; });
+  for (const char* key : {"inputs", "dependency_results", "context"}) {
+    variant([&](auto& m) { m[key] = nlohmann::json::array(); });
+    variant([&](auto& m) { m[key] = "x"; });
+    variant([&](auto& m) { m[key] = 1; });
+  }
+  variant([&](auto& m) { m["step_name"] = 1; });
+  std::vector<std::string> texts;
+  for (const auto& m : refused)
+    texts.push_back(m.dump());
+  texts.push_back("[1, 2]");
+  texts.push_back("\"step\"");
+  texts.push_back("null");
+  // A number beyond a double's range: jsonb keeps it, the parser refuses it.
+  auto huge = base.dump();
+  huge.insert(huge.size() - 1, ", \"big\": 1e400");
+  texts.push_back(huge);
+  auto huge_input = base;
+  huge_input["inputs"] = nlohmann::json::object();
+  auto text = huge_input.dump();
+  text.replace(text.find("\"inputs\":{}"), 11, "\"inputs\":{\"n\":-1e309}");
+  texts.push_back(text);
+
+  pqxx::work tx{conn};
+  CHECK(tx.exec_params1("SELECT tasker_is_step_message($1::jsonb)", base.dump())[0].as<bool>());
+  CHECK(tx.exec_params1("SELECT tasker_is_step_message($1::jsonb)",
+                        nlohmann::json(base).dump())[0]
+          .as<bool>());
+  int parser_refused = 0;
+  for (const auto& t : texts) {
+    // What the worker parses is the text PostgreSQL gives back.
+    auto stored = tx.exec_params1("SELECT $1::jsonb::text", t)[0].as<std::string>();
+    bool parsed = true;
+    try {
+      messaging::parse_step_message_text(stored, std::numeric_limits<std::size_t>::max());
+    } catch (const messaging::wire_error&) {
+      parsed = false;
+    }
+    INFO(stored.substr(0, 200));
+    CHECK_FALSE(parsed);
+    parser_refused += parsed ? 0 : 1;
+    CHECK_FALSE(tx.exec_params1("SELECT tasker_is_step_message($1::jsonb)", t)[0].as<bool>());
+  }
+  CHECK(parser_refused == static_cast<int>(texts.size()));
 }
 
 TEST_CASE_FIXTURE(worker_fixture, "four workers process many messages in parallel and no step "
@@ -511,8 +624,8 @@ TEST_CASE_FIXTURE(worker_fixture, "four workers process many messages in paralle
   CHECK(status().workers == 4);
 }
 
-TEST_CASE_FIXTURE(worker_fixture, "each message of a batch stays hidden until every step up to "
-                                  "it could have timed out") {
+TEST_CASE_FIXTURE(worker_fixture, "each message of a batch the claim keeps stays hidden until "
+                                  "every step up to it could have timed out") {
   // The first step holds the batch until the test has looked at the queue.
   auto release = std::make_shared<std::atomic<bool>>(false);
   auto reg = make_builtin_registry();
@@ -528,6 +641,8 @@ TEST_CASE_FIXTURE(worker_fixture, "each message of a batch stays hidden until ev
     s.name = "s" + std::to_string(t);
     s.handler = "hold";
     s.timeout_seconds = t;
+    // Messages the claim keeps (see above); the ones it consumes are gone.
+    s.inputs = {{"pad", std::string(255, '7')}};
     steps.push_back(s);
   }
   send(enqueue_task(steps));

@@ -36,17 +36,21 @@ messaging::worker_info make_worker_info(const std::string& id) {
 namespace {
 
 // The claim, as one statement outside a transaction block (no BEGIN, no
-// COMMIT round trip): hides up to $1 visible messages of the queue, as
-// queue_client::read does, and starts the enqueued steps they name
-// (tasker_start_steps with $3 as the history metadata). How long a message is
-// hidden: $2 seconds when $2 > 0; otherwise until every step of the batch up
-// to it could have timed out, since they run one after another: the sum of
+// COMMIT round trip). It locks up to $1 visible messages of the queue (oldest
+// first, skipping those other readers hold) and starts the enqueued steps they
+// name (tasker_start_steps with $3 as the history metadata). A message whose
+// step it started and that tasker_is_step_message accepts is consumed: deleted
+// here, since the step's in_progress state now records the work (a worker that
+// dies leaves the step to the rescue sweep). Every other message stays, hidden
+// until every step of the batch up to it could have timed out, since they run
+// one after another: $2 seconds when $2 > 0, otherwise the sum of
 // (timeout_seconds + $5) over the messages so far, a message without a usable
-// timeout_seconds counting $4, and never less than $4 + $5. Rows: one per
-// message (msg_id, message; the rest null), then one per step named by a
+// timeout_seconds counting $4, and never less than $4 + $5. The worker archives
+// or deletes those. Rows: one per message (msg_id, body, consumed, read_ct,
+// enqueued_at, vt, headers; the rest null), then one per step named by a
 // message (step uuid, its state, whether this call started it). Steps are
-// named by any message whose step_uuid is a UUID; whether the message is
-// valid otherwise is checked afterwards. The queue is a validated identifier.
+// named by any message whose step_uuid is a UUID. The queue is a validated
+// identifier.
 std::string claim_sql(const std::string& queue) {
   const std::string table = "tasker_mq.q_" + queue;
   return "WITH locked AS (SELECT msg_id, message FROM " + table
@@ -55,18 +59,28 @@ std::string claim_sql(const std::string& queue) {
            " ELSE least(greatest(sum(CASE WHEN jsonb_typeof(message->'timeout_seconds') = 'number'"
            " THEN least(greatest((message->>'timeout_seconds')::numeric, 0), 1073741824)"
            " ELSE $4::integer END + $5::integer) OVER (ORDER BY msg_id),"
-           " $4::integer + $5::integer), 1073741824)::integer END AS secs FROM locked),"
+           " $4::integer + $5::integer), 1073741824)::integer END AS secs,"
+           " CASE WHEN jsonb_typeof(message) = 'object' AND message->>'step_uuid'"
+           " ~* '^[0-9a-f]{8}-([0-9a-f]{4}-){3}[0-9a-f]{12}$'"
+           " THEN (message->>'step_uuid')::uuid END AS step,"
+           " tasker_is_step_message(message) AS well_formed FROM locked),"
+           " started AS MATERIALIZED (SELECT s.workflow_step_uuid, s.current_state, s.started"
+           " FROM tasker_start_steps(ARRAY(SELECT DISTINCT p.step FROM picked p"
+           " WHERE p.step IS NOT NULL), $3::jsonb) s),"
+           " consumed AS (SELECT p.msg_id FROM picked p JOIN started s"
+           " ON s.workflow_step_uuid = p.step AND s.started WHERE p.well_formed),"
+           " gone AS (DELETE FROM " + table + " q USING consumed c WHERE q.msg_id = c.msg_id"
+           " RETURNING q.msg_id, q.message, true AS consumed, q.read_ct + 1 AS read_ct,"
+           " q.enqueued_at, q.vt, q.headers),"
            " taken AS (UPDATE " + table
-         + " q SET vt = clock_timestamp() + make_interval(secs => picked.secs),"
-           " read_ct = q.read_ct + 1 FROM picked WHERE q.msg_id = picked.msg_id"
-           " RETURNING q.msg_id, q.message),"
-           " started AS (SELECT s.workflow_step_uuid, s.current_state, s.started"
-           " FROM tasker_start_steps(ARRAY(SELECT DISTINCT (t.message->>'step_uuid')::uuid"
-           " FROM taken t WHERE jsonb_typeof(t.message) = 'object' AND t.message->>'step_uuid'"
-           " ~* '^[0-9a-f]{8}-([0-9a-f]{4}-){3}[0-9a-f]{12}$'), $3::jsonb) s)"
-           " SELECT msg_id, message, NULL::text, NULL::text, NULL::boolean FROM taken"
-           " UNION ALL SELECT NULL, NULL, workflow_step_uuid::text, current_state, started"
-           " FROM started";
+         + " q SET vt = clock_timestamp() + make_interval(secs => p.secs),"
+           " read_ct = q.read_ct + 1 FROM picked p WHERE q.msg_id = p.msg_id"
+           " AND p.msg_id NOT IN (SELECT c.msg_id FROM consumed c)"
+           " RETURNING q.msg_id, q.message, false, q.read_ct, q.enqueued_at, q.vt, q.headers)"
+           " SELECT *, NULL::text, NULL::text, NULL::boolean FROM gone"
+           " UNION ALL SELECT *, NULL, NULL, NULL FROM taken"
+           " UNION ALL SELECT NULL, NULL, NULL, NULL, NULL, NULL, NULL,"
+           " workflow_step_uuid::text, current_state, started FROM started";
 }
 
 std::string lowercase(std::string s) {
@@ -125,15 +139,20 @@ std::size_t step_worker::run_batch() {
 
 std::vector<step_worker::claimed_step> step_worker::claim_batch() {
   const auto batch = std::max<std::size_t>(opts_.batch_size, 1);
-  // The statement prepared by the constructor reads the batch, hides each message for as long as the
-  // steps up to it may take, and starts the steps; it commits on its own. A
-  // worker that dies after it leaves the messages hidden, as one that dies
-  // while running a step.
+  // The statement prepared by the constructor reads the batch, starts the
+  // steps, consumes the well-formed messages of the steps it started and hides
+  // the others for as long as the steps up to them may take; it commits on its
+  // own. A worker that dies after it leaves its steps in_progress (the rescue
+  // sweep returns them) and the messages it kept hidden.
   struct step_row {
     std::string state;
     bool started = false;
   };
-  std::vector<std::pair<std::int64_t, std::string>> msgs; // msg_id, body
+  struct claimed_message {
+    messaging::consumed_message row;
+    bool consumed = false;
+  };
+  std::vector<claimed_message> msgs;
   std::map<std::string, step_row> steps;
   {
     pqxx::nontransaction tx{work_};
@@ -150,33 +169,58 @@ std::vector<step_worker::claimed_step> step_worker::claim_batch() {
                                   e.query(), e.sqlstate().c_str());
     }
     for (const auto& row : rows) {
-      if (!row[0].is_null())
-        msgs.emplace_back(row[0].as<std::int64_t>(), row[1].c_str());
-      else
-        steps[row[2].as<std::string>()] = {row[3].as<std::string>(), row[4].as<bool>()};
+      if (!row[0].is_null()) {
+        claimed_message m;
+        m.row.msg_id = row[0].as<std::int64_t>();
+        m.row.body = row[1].c_str();
+        m.consumed = row[2].as<bool>();
+        m.row.read_ct = row[3].as<std::int32_t>();
+        m.row.enqueued_at = row[4].c_str();
+        m.row.vt = row[5].c_str();
+        m.row.headers = row[6].is_null() ? std::string{} : std::string{row[6].c_str()};
+        msgs.push_back(std::move(m));
+      } else {
+        steps[row[7].as<std::string>()] = {row[8].as<std::string>(), row[9].as<bool>()};
+      }
     }
   }
   if (msgs.empty())
     return {};
-  std::sort(msgs.begin(), msgs.end());
+  std::sort(msgs.begin(), msgs.end(),
+            [](const auto& x, const auto& y) { return x.row.msg_id < y.row.msg_id; });
   if (msgs.size() == batch)
     doorbell_->ring(); // more may be waiting: an idle actor of the group reads too
-  std::vector<messaging::archive_entry> invalid;
+  std::vector<messaging::archive_entry> invalid;       // still in the queue
+  std::vector<messaging::archive_entry> invalid_taken; // consumed by the claim
+  std::vector<messaging::consumed_message> taken_rows;
   std::vector<claimed_step> parsed;
   auto where = [&](std::int64_t id) {
     return "queue " + queue_ + " message " + std::to_string(id) + ": ";
   };
-  for (const auto& [id, body] : msgs) {
+  for (const auto& m : msgs) {
+    const auto id = m.row.msg_id;
     try {
       // No size limit: the node wrote it (a context may be as large as
       // max_message_bytes, and parents' results come on top).
-      parsed.push_back(
-          {id, messaging::parse_step_message_text(body, std::numeric_limits<std::size_t>::max())});
+      parsed.push_back({id,
+                        messaging::parse_step_message_text(
+                          m.row.body, std::numeric_limits<std::size_t>::max()),
+                        m.consumed});
     } catch (const messaging::wire_error& e) {
-      invalid.push_back({id, where(id) + e.what()});
+      // The claim consumes only what tasker_is_step_message accepts, which is
+      // meant to be stricter than this parser; should the two ever disagree,
+      // the consumed copy is archived, exactly as it was stored.
+      if (m.consumed) {
+        spdlog::error("worker {}: {}consumed by the claim but refused by the parser: {}",
+                      info_.id, where(id), e.what());
+        invalid_taken.push_back({id, where(id) + e.what()});
+        taken_rows.push_back(m.row);
+      } else {
+        invalid.push_back({id, where(id) + e.what()});
+      }
       // Its step_uuid may have named an enqueued step, now started with no
       // one to run it: the rescue sweep returns it after its timeout.
-      auto j = nlohmann::json::parse(body, nullptr, false);
+      auto j = nlohmann::json::parse(m.row.body, nullptr, false);
       if (j.is_object() && j.contains("step_uuid") && j["step_uuid"].is_string()) {
         auto s = steps.find(lowercase(j["step_uuid"].get<std::string>()));
         if (s != steps.end() && s->second.started)
@@ -187,34 +231,42 @@ std::vector<step_worker::claimed_step> step_worker::claim_batch() {
   }
   std::vector<claimed_step> claimed;
   std::vector<std::int64_t> duplicates;
+  std::size_t duplicate_count = 0;
   std::set<std::string> seen;
   for (auto& p : parsed) {
     const auto key = lowercase(p.step.step_uuid);
     auto s = steps.find(key);
     if (s == steps.end()) {
+      // A consumed message named a step the claim started: it exists.
       invalid.push_back({p.msg_id, where(p.msg_id) + "step_message.step_uuid: workflow step "
                                      + p.step.step_uuid + " does not exist"});
     } else if (!s->second.started || !seen.insert(key).second) {
-      spdlog::debug("worker {}: {}step {} is {}, not enqueued: deleting the duplicate", info_.id,
-                    where(p.msg_id), p.step.step_uuid, s->second.started ? "started" : s->second.state);
-      duplicates.push_back(p.msg_id);
+      spdlog::debug("worker {}: {}step {} is {}, not enqueued: {} the duplicate", info_.id,
+                    where(p.msg_id), p.step.step_uuid, s->second.started ? "started" : s->second.state,
+                    p.consumed ? "consumed" : "deleting");
+      ++duplicate_count;
+      if (!p.consumed)
+        duplicates.push_back(p.msg_id);
     } else {
       claimed.push_back(std::move(p));
     }
   }
-  if (!invalid.empty() || !duplicates.empty()) {
+  if (!invalid.empty() || !invalid_taken.empty() || !duplicates.empty()) {
     pqxx::work tx{work_};
-    if (!invalid.empty()) {
-      for (const auto& e : invalid)
-        spdlog::warn("worker {}: archiving {}", info_.id, e.reason);
+    for (const auto& e : invalid)
+      spdlog::warn("worker {}: archiving {}", info_.id, e.reason);
+    for (const auto& e : invalid_taken)
+      spdlog::warn("worker {}: archiving {}", info_.id, e.reason);
+    if (!invalid.empty())
       queue_client::archive(tx, queue_, invalid);
-    }
+    if (!invalid_taken.empty())
+      queue_client::archive_consumed(tx, queue_, taken_rows, invalid_taken);
     if (!duplicates.empty())
       queue_client::remove(tx, queue_, duplicates);
     tx.commit();
   }
-  counters_->archived += invalid.size();
-  counters_->duplicates += duplicates.size();
+  counters_->archived += invalid.size() + invalid_taken.size();
+  counters_->duplicates += duplicate_count;
   return claimed;
 }
 
@@ -279,11 +331,15 @@ void step_worker::post_results(std::vector<finished_step>& finished) {
       body = result.to_json();
     }
     bodies.push_back(std::move(body));
-    msg_ids.push_back(c.msg_id);
+    if (!c.consumed)
+      msg_ids.push_back(c.msg_id); // kept by the claim: deleted with its result
   }
   // One statement, atomic on its own: no BEGIN and COMMIT round trips.
   pqxx::nontransaction tx{work_};
-  queue_client::send_batch_and_remove(tx, opts_.step_results_queue, bodies, queue_, msg_ids);
+  if (msg_ids.empty())
+    queue_client::send_batch(tx, opts_.step_results_queue, bodies);
+  else
+    queue_client::send_batch_and_remove(tx, opts_.step_results_queue, bodies, queue_, msg_ids);
   for (const auto& f : finished) {
     const auto& c = *f.claimed;
     const auto& result = f.result;

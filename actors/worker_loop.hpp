@@ -84,6 +84,7 @@ private:
   struct claimed_step {
     std::int64_t msg_id = 0;
     messaging::step_message step;
+    bool consumed = false; ///< deleted by the claim; otherwise deleted with the result
   };
   std::vector<claimed_step> claim_batch();
   messaging::step_result run_step(const claimed_step& c) const;
