@@ -27,7 +27,8 @@ struct ready_step {
   std::string namespace_name;             ///< selects the namespace queue
   std::string step_name;                  ///< unique within the task
   std::string handler;                    ///< what the worker runs
-  step_state state = step_state::pending; ///< pending, or error for a retry
+  step_state state = step_state::pending; ///< pending, error for a retry, or enqueued
+                                          ///< when created so (only its message is due)
   std::int32_t attempts = 0;              ///< attempts started so far
   std::int32_t retry_limit = 0;           ///< attempts allowed in total
   std::int32_t timeout_seconds = 0;       ///< time one attempt may take

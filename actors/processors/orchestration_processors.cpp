@@ -118,6 +118,7 @@ dispatch_outcome dispatch_steps(pqxx::transaction_base& tx,
     std::vector<nlohmann::json> messages;
     std::vector<std::string> steps;
     std::vector<std::string> tasks;
+    std::vector<bool> enqueued; // the step is enqueued already (created so)
     bool exists = true;
   };
   std::map<std::string, outgoing> per_queue;
@@ -140,6 +141,7 @@ dispatch_outcome dispatch_steps(pqxx::transaction_base& tx,
     out.messages.push_back(m.to_json());
     out.steps.push_back(s.step_uuid);
     out.tasks.push_back(s.task_uuid);
+    out.enqueued.push_back(s.state == resources::step_state::enqueued);
     out.exists = s.queue_exists;
   }
 
@@ -149,8 +151,9 @@ dispatch_outcome dispatch_steps(pqxx::transaction_base& tx,
   // instead and the error names the queue; they are tried again after the
   // delay, so creating the queue (registering the template) lets them run.
   // Whether it exists came with the ready steps, in the same statement.
-  std::vector<std::string> step_ids;
+  std::vector<std::string> step_ids; // sent, to be moved to enqueued
   std::vector<std::string> held;
+  std::size_t sent = 0;
   for (const auto& [queue, out] : per_queue) {
     if (!out.exists) {
       for (std::size_t i = 0; i < out.steps.size(); ++i)
@@ -162,12 +165,15 @@ dispatch_outcome dispatch_steps(pqxx::transaction_base& tx,
       continue;
     }
     messaging::queue_client::send_batch(tx, queue, out.messages);
-    step_ids.insert(step_ids.end(), out.steps.begin(), out.steps.end());
+    sent += out.messages.size();
+    for (std::size_t i = 0; i < out.steps.size(); ++i)
+      if (!out.enqueued[i])
+        step_ids.push_back(out.steps[i]);
   }
   resources::defer_steps(tx, held, missing_queue_delay_seconds);
   auto finalized = resources::finish_dispatch(
       tx, step_ids, {{"event", "enqueued"}, {"node_id", node_id}}, task_ids, finalize);
-  return {step_ids.size(), std::move(finalized)};
+  return {sent, std::move(finalized)};
 }
 
 // -- task_finalizer -------------------------------------------------------------

@@ -134,12 +134,24 @@ TEST_CASE("a new task starts and sends its first step in the transaction that cr
   CHECK(p.task_state() == "in_progress");
   CHECK(p.scalar<bool>("SELECT claimed_by IS NULL FROM tasks"));
   CHECK_FALSE(p.scalar<bool>("SELECT needs_attention FROM tasks"));
-  // Written twice, inserted and started, in the first page of a new table:
-  // inserted settled, it needs no third version.
-  CHECK(p.scalar<std::string>("SELECT ctid::text FROM tasks") == "(0,2)");
+  // Written once, in the first page of a new table: inserted started and
+  // settled, it needs no second version; its history has both rows.
+  CHECK(p.scalar<std::string>("SELECT ctid::text FROM tasks") == "(0,1)");
+  CHECK(p.scalar<std::string>("SELECT string_agg(coalesce(from_state, '-') || '>' || to_state"
+                              " || ':' || sort_key || ':' || most_recent, ' ' ORDER BY sort_key)"
+                              " FROM task_transitions")
+        == "->pending:1:false pending>in_progress:2:true");
   auto states = p.step_states();
   CHECK(states["a"] == "enqueued");
   CHECK(states["b"] == "pending");
+  // The root step was created enqueued, with both history rows, and written once.
+  CHECK(p.scalar<std::string>("SELECT string_agg(coalesce(t.from_state, '-') || '>' || t.to_state"
+                              " || ':' || t.sort_key || ':' || t.most_recent || ':'"
+                              " || coalesce(t.metadata->>'event', ''), ' ' ORDER BY t.sort_key)"
+                              " FROM workflow_step_transitions t JOIN workflow_steps s"
+                              " USING (workflow_step_uuid) WHERE s.name = 'a'")
+        == "->pending:1:false:created pending>enqueued:2:true:enqueued");
+  CHECK(p.scalar<std::string>("SELECT max(ctid)::text FROM workflow_steps") == "(0,4)");
   auto first = p.take_steps();
   REQUIRE(names(first) == std::vector<std::string>{"a"});
   CHECK(first[0].context["order"] == 8);

@@ -38,7 +38,9 @@ dispatch_outcome dispatch_ready_steps(pqxx::transaction_base& tx,
 
 /// dispatch_ready_steps for a caller that already holds the ready steps of
 /// `tasks` (resources::ready_steps with `namespace_suffix`, or
-/// apply_step_results_and_advance): sends them and finishes the dispatch.
+/// apply_step_results_and_advance): sends them and finishes the dispatch. A
+/// step in state enqueued (created so by create_and_start_tasks) has only its
+/// message sent; the others are moved to enqueued.
 dispatch_outcome dispatch_steps(pqxx::transaction_base& tx,
                                 const std::vector<resources::locked_task>& tasks,
                                 std::vector<resources::ready_step> ready,
