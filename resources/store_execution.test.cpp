@@ -113,3 +113,47 @@ TEST_CASE("finishing a dispatch enqueues the sent steps, settles attention and f
   // An illegal move fails the call as transition_steps would.
   CHECK_THROWS_AS(finish_dispatch(tx, {d["s0"]}, {}, {done}, false), store_error);
 }
+
+TEST_CASE("a worker's start moves only its enqueued steps, with one history row each") {
+  testing::scratch_db db;
+  auto conn = db.connect();
+  pqxx::work tx{conn};
+  auto task = test::make_task(tx, test::diamond_template());
+  auto ids = test::step_ids(tx, task);
+  REQUIRE(ids.size() == 4);
+  transition_steps(tx, {ids["a"], ids["b"]}, step_state::enqueued);
+  const std::string missing = "00000000-0000-4000-8000-000000000009";
+  auto rows = tx.exec_params(
+    "SELECT workflow_step_uuid::text, current_state, started FROM tasker_start_steps("
+    "$1::uuid[], '{\"worker\": \"w1\"}') ORDER BY 1",
+    "{" + ids["a"] + "," + ids["b"] + "," + ids["c"] + "," + missing + "}");
+  std::map<std::string, std::pair<std::string, bool>> got;
+  for (const auto& r : rows)
+    got[r[0].as<std::string>()] = {r[1].as<std::string>(), r[2].as<bool>()};
+  CHECK(got.size() == 3); // the missing step is not reported
+  CHECK(got[ids["a"]] == std::pair<std::string, bool>{"enqueued", true});
+  CHECK(got[ids["b"]] == std::pair<std::string, bool>{"enqueued", true});
+  CHECK(got[ids["c"]] == std::pair<std::string, bool>{"pending", false});
+  for (const auto& id : {ids["a"], ids["b"]}) {
+    INFO(id);
+    CHECK(current_step_state(tx, id) == step_state::in_progress);
+    auto s = tx.exec_params1("SELECT attempts, in_process, processed, last_attempted_at = now()"
+                             " AND updated_at = now() FROM workflow_steps"
+                             " WHERE workflow_step_uuid = $1", id);
+    CHECK(s[0].as<int>() == 1);
+    CHECK(s[1].as<bool>());
+    CHECK_FALSE(s[2].as<bool>());
+    CHECK(s[3].as<bool>());
+    CHECK(tx.exec_params1("SELECT string_agg(coalesce(from_state, '-') || '>' || to_state || ':'"
+                          " || sort_key || ':' || most_recent || ':' || coalesce(metadata->>'worker',"
+                          " ''), ' ' ORDER BY sort_key) FROM workflow_step_transitions"
+                          " WHERE workflow_step_uuid = $1", id)[0]
+            .as<std::string>()
+          == "->pending:1:false: pending>enqueued:2:false: enqueued>in_progress:3:true:w1");
+  }
+  CHECK(current_step_state(tx, ids["c"]) == step_state::pending);
+  // A second start of the same steps starts nothing.
+  CHECK(tx.exec_params1("SELECT count(*) FROM tasker_start_steps($1::uuid[]) WHERE started",
+                        "{" + ids["a"] + "," + ids["b"] + "}")[0]
+          .as<int>() == 0);
+}
