@@ -262,6 +262,45 @@ TEST_CASE("a result batch that sends the next steps leaves its task row as it wa
           .as<int>() == 3); // pending, in_progress, complete
 }
 
+TEST_CASE("a success completes its step with the results, and the history row carries the "
+          "worker's report") {
+  pipeline p;
+  p.register_toml(diamond_toml());
+  p.send_request(pipeline::request("diamond", {{"k", 2}}));
+  p.run(executor_type::task_request_processor);
+  auto a = p.take_steps();
+  REQUIRE(a.size() == 1);
+  p.post(pipeline::success(a[0], {{"v", 1}}));
+  p.run(executor_type::step_result_processor);
+  pqxx::work tx{p.conn};
+  auto r = tx.exec_params1(
+    "SELECT current_state, processed, processed_at IS NOT NULL, in_process, results::text,"
+    " backoff_until IS NULL, retryable, attempts FROM workflow_steps WHERE workflow_step_uuid = $1",
+    a[0].step_uuid);
+  CHECK(r[0].as<std::string>() == "complete");
+  CHECK(r[1].as<bool>());
+  CHECK(r[2].as<bool>());
+  CHECK_FALSE(r[3].as<bool>());
+  CHECK(r[4].as<std::string>() == R"({"v": 1})");
+  CHECK(r[5].as<bool>());
+  CHECK(r[6].as<bool>());
+  CHECK(r[7].as<int>() == 1);
+  auto h = tx.exec_params("SELECT from_state, to_state, most_recent, metadata->>'event',"
+                          " metadata->>'attempt', metadata ? 'execution_time_ms'"
+                          " FROM workflow_step_transitions WHERE workflow_step_uuid = $1"
+                          " ORDER BY sort_key DESC LIMIT 2",
+                          a[0].step_uuid);
+  REQUIRE(h.size() == 2);
+  CHECK(h[0][0].as<std::string>() == "in_progress");
+  CHECK(h[0][1].as<std::string>() == "complete");
+  CHECK(h[0][2].as<bool>());
+  CHECK(h[0][3].as<std::string>() == "step_result");
+  CHECK(h[0][4].as<std::string>() == "1");
+  CHECK(h[0][5].as<bool>());
+  CHECK(h[1][1].as<std::string>() == "in_progress");
+  CHECK_FALSE(h[1][2].as<bool>());
+}
+
 TEST_CASE("a touched task another node has claimed is flagged for attention, as the step "
           "trigger would") {
   pipeline p;
