@@ -50,7 +50,8 @@ namespace {
 // enqueued_at, vt, headers; the rest null), then one per step named by a
 // message (step uuid, its state, whether this call started it). Steps are
 // named by any message whose step_uuid is a UUID. The queue is a validated
-// identifier.
+// identifier. Rows are addressed by `msg_id = ANY (ARRAY(...))`, an index probe
+// in every plan (see messaging/queue_client.cpp).
 std::string claim_sql(const std::string& queue) {
   const std::string table = "tasker_mq.q_" + queue;
   return "WITH locked AS (SELECT msg_id, message FROM " + table
@@ -69,13 +70,15 @@ std::string claim_sql(const std::string& queue) {
            " WHERE p.step IS NOT NULL), $3::jsonb) s),"
            " consumed AS (SELECT p.msg_id FROM picked p JOIN started s"
            " ON s.workflow_step_uuid = p.step AND s.started WHERE p.well_formed),"
-           " gone AS (DELETE FROM " + table + " q USING consumed c WHERE q.msg_id = c.msg_id"
+           " gone AS (DELETE FROM " + table
+         + " q WHERE q.msg_id = ANY (ARRAY(SELECT c.msg_id FROM consumed c))"
            " RETURNING q.msg_id, q.message, true AS consumed, q.read_ct + 1 AS read_ct,"
            " q.enqueued_at, q.vt, q.headers),"
            " taken AS (UPDATE " + table
          + " q SET vt = clock_timestamp() + make_interval(secs => p.secs),"
-           " read_ct = q.read_ct + 1 FROM picked p WHERE q.msg_id = p.msg_id"
-           " AND p.msg_id NOT IN (SELECT c.msg_id FROM consumed c)"
+           " read_ct = q.read_ct + 1 FROM picked p"
+           " WHERE q.msg_id = ANY (ARRAY(SELECT k.msg_id FROM picked k"
+           " WHERE k.msg_id NOT IN (SELECT c.msg_id FROM consumed c))) AND p.msg_id = q.msg_id"
            " RETURNING q.msg_id, q.message, false, q.read_ct, q.enqueued_at, q.vt, q.headers)"
            " SELECT *, NULL::text, NULL::text, NULL::boolean FROM gone"
            " UNION ALL SELECT *, NULL, NULL, NULL FROM taken"

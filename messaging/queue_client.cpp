@@ -44,6 +44,10 @@ pqxx::result exec(pqxx::transaction_base& tx, const queue_statement& stmt, Args&
 // identifier (checked_queue), so it can be spliced into the statement.
 enum class table_op { read, consume, archive_consumed, send_batch, remove, set_vt_each };
 
+// The rows a statement picked are addressed as `msg_id = ANY (ARRAY(...))`:
+// an index probe per id in every plan. A join with the picked rows is planned
+// as a hash join over a scan of the whole table when the plan is made while
+// the queue is small, and a prepared statement keeps that plan as it grows.
 std::string table_sql(table_op op, const std::string& queue) {
   const std::string table = "tasker_mq.q_" + queue;
   switch (op) {
@@ -52,14 +56,15 @@ std::string table_sql(table_op op, const std::string& queue) {
            + " WHERE vt <= clock_timestamp() ORDER BY msg_id LIMIT $1 FOR UPDATE SKIP LOCKED),"
              " taken AS (UPDATE " + table
            + " q SET vt = clock_timestamp() + make_interval(secs => $2::integer),"
-             " read_ct = q.read_ct + 1 FROM picked WHERE q.msg_id = picked.msg_id"
+             " read_ct = q.read_ct + 1"
+             " WHERE q.msg_id = ANY (ARRAY(SELECT p.msg_id FROM picked p))"
              " RETURNING q.msg_id, q.read_ct, q.enqueued_at, q.vt, q.message, q.headers)"
              " SELECT * FROM taken ORDER BY msg_id";
   case table_op::consume:
     return "WITH picked AS (SELECT msg_id FROM " + table
            + " WHERE vt <= clock_timestamp() ORDER BY msg_id LIMIT $1 FOR UPDATE SKIP LOCKED),"
              " taken AS (DELETE FROM " + table
-           + " q USING picked WHERE q.msg_id = picked.msg_id"
+           + " q WHERE q.msg_id = ANY (ARRAY(SELECT p.msg_id FROM picked p))"
              " RETURNING q.msg_id, q.read_ct + 1, q.enqueued_at, q.vt, q.message, q.headers)"
              " SELECT * FROM taken ORDER BY msg_id";
   case table_op::archive_consumed:
