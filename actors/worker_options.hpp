@@ -26,7 +26,8 @@ struct worker_options {
   std::chrono::milliseconds poll_interval{500};
   /// Messages a worker actor reads (and then runs one after another) at once.
   std::size_t batch_size = 1;
-  /// Visibility timeout of a read. 0: long enough for every step read in the
+  /// How long a message the claim keeps (does not consume: see
+  /// docs/handlers.md) stays hidden. 0: long enough for every step read in the
   /// batch to run to its timeout_seconds, plus a margin.
   int visibility_timeout_seconds = 0;
   /// Largest step result a worker sends, in bytes of JSON text

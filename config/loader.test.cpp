@@ -107,7 +107,7 @@ TEST_CASE("a removed key fails naming its file and key, and says why it is gone"
                        "the node's processors consume task requests and step results"));
   CHECK(contains(text, "environment variable TASKER_ORCHESTRATION__STEP_VISIBILITY_TIMEOUT_SECONDS:"
                        " unknown key orchestration.step_visibility_timeout_seconds (removed: a "
-                       "worker hides each step message for its step's timeout"));
+                       "worker consumes the message of each step it starts"));
   // Any other unknown key has no explanation appended.
   CHECK(tasker::config::unknown_key("queues.bogus") == "unknown key queues.bogus");
 }

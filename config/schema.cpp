@@ -191,12 +191,13 @@ std::string unknown_key(std::string_view path) {
   static const std::map<std::string, std::string, std::less<>> removed{
       {"queues.visibility_timeout_seconds",
        "the node's processors consume task requests and step results in the transaction "
-       "that handles them (an unfinished batch is readable again at once); a worker hides "
-       "each step message for its step's timeout, or for tasker-node worker "
-       "--visibility-timeout"},
+       "that handles them (an unfinished batch is readable again at once); a worker "
+       "consumes the message of each step it starts, and a step that overruns its "
+       "timeout_seconds is rescued"},
       {"orchestration.step_visibility_timeout_seconds",
-       "a worker hides each step message for its step's timeout (the template's "
-       "timeout_seconds), or for tasker-node worker --visibility-timeout"},
+       "a worker consumes the message of each step it starts, and a step that overruns its "
+       "timeout (the template's timeout_seconds) is rescued; tasker-node worker "
+       "--visibility-timeout hides the messages a claim sets aside"},
   };
   std::string out = "unknown key " + std::string{path};
   if (auto it = removed.find(path); it != removed.end())

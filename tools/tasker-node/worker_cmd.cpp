@@ -100,7 +100,7 @@ void add_worker_command(CLI::App& app, command_fn& run) {
   cmd->add_option("--batch-size", flags->batch_size, "messages read at once per worker")
     ->check(CLI::Range(1, 100));
   cmd->add_option("--visibility-timeout", flags->visibility_timeout,
-                  "seconds a read message stays hidden (0: each step's timeout + margin)")
+                  "seconds a message the claim keeps stays hidden (0: each step's timeout + margin)")
     ->check(CLI::Range(0, 86400));
   cmd->add_option("--allow-http-host", flags->allowed_http_hosts,
                   "host the http handler may call besides loopback (repeatable)");
