@@ -68,9 +68,11 @@ struct created_batch {
 };
 
 /// In one call (tasker_create_and_start_tasks): creates the tasks of
-/// `requests` (the wire JSON array, as create_tasks) and, with `start`, starts
-/// the new ones as start_new_tasks does, returning their ready steps (each
-/// saying whether its queue namespace_name + `queue_suffix` exists). With
+/// `requests` (the wire JSON array, as create_tasks) and, with `start`, when
+/// start_new_tasks would start them, creates them in_progress with their root
+/// steps enqueued (where the queue exists) and returns those steps, then the
+/// other ready ones (each saying whether its queue namespace_name +
+/// `queue_suffix` exists). With
 /// `start`, new tasks left to the claim path raise tasker_tasks_ready, and no
 /// other insert of this transaction does. Throws store_error as create_tasks,
 /// leaving the transaction aborted.

@@ -17,7 +17,10 @@
 -- tasker_create_tasks(requests, start_on, queue_suffix) does the creating:
 -- with a node id in p_start_on as above; with NULL, everything `pending`, as
 -- tasker_create_tasks(requests) (now a call of it) always did. It resolves
--- the batch's requests once, where it did three times.
+-- the batch's requests once, where it did three times. Whether new tasks may
+-- start is one function, tasker_claim_path_has_ready_task, for this path and
+-- for tasker_start_new_tasks (the request processor's request-by-request
+-- path), which is restated to use it.
 
 -- tasker_resolve_task_requests' rows, kept in a variable so that a batch is
 -- resolved (templates looked up, identity hashes computed) once, not three
@@ -214,6 +217,46 @@ $$;
 ALTER FUNCTION tasker_create_tasks(jsonb, text, text) SET enable_seqscan = off
   SET enable_hashjoin = off SET enable_mergejoin = off SET plan_cache_mode = force_generic_plan;
 
+-- Whether a claimable task (other than p_except) has a ready step. The claim
+-- path takes those by effective priority, so new tasks do not start at
+-- creation while one waits (0013). One rule for tasker_start_new_tasks and
+-- tasker_create_and_start_tasks, inlined into each.
+CREATE FUNCTION tasker_claim_path_has_ready_task(p_except uuid[])
+RETURNS boolean
+LANGUAGE sql STABLE AS $$
+  SELECT EXISTS (
+    SELECT 1 FROM tasks t
+    CROSS JOIN LATERAL (SELECT 1 FROM startable_workflow_steps r
+                        WHERE r.task_uuid = t.task_uuid AND r.ready LIMIT 1) ok
+    WHERE t.needs_attention AND t.claimed_by IS NULL
+      AND t.current_state IN ('pending', 'in_progress')
+      AND t.task_uuid <> ALL (p_except))
+$$;
+
+CREATE OR REPLACE FUNCTION tasker_start_new_tasks(p_task_uuids uuid[], p_node_id text)
+RETURNS TABLE (task_uuid uuid, namespace_name text, task_name text)
+LANGUAGE plpgsql AS $$
+#variable_conflict use_column
+BEGIN
+  IF coalesce(cardinality(p_task_uuids), 0) = 0
+     OR tasker_claim_path_has_ready_task(p_task_uuids) THEN
+    RETURN;
+  END IF;
+  PERFORM tasker_transition_tasks(p_task_uuids, 'in_progress',
+                                  jsonb_build_object('event', 'started', 'node_id', p_node_id));
+  RETURN QUERY
+  SELECT t.task_uuid, n.name, nt.name FROM tasks t
+  JOIN namespaces n ON n.namespace_uuid = t.namespace_uuid
+  JOIN named_tasks nt ON nt.named_task_uuid = t.named_task_uuid
+  WHERE t.task_uuid = ANY (p_task_uuids)
+  ORDER BY t.task_uuid;
+END
+$$;
+
+-- The settings of 0013 and 0016, which CREATE OR REPLACE resets.
+ALTER FUNCTION tasker_start_new_tasks SET enable_seqscan = off SET enable_hashjoin = off
+  SET enable_mergejoin = off SET plan_cache_mode = force_generic_plan;
+
 CREATE OR REPLACE FUNCTION tasker_create_and_start_tasks(p_requests jsonb, p_node_id text,
                                                          p_start boolean, p_queue_suffix text)
 RETURNS TABLE (ordinal integer, task_uuid uuid, duplicate boolean, namespace_name text,
@@ -236,12 +279,7 @@ BEGIN
     PERFORM set_config('tasker.settling_new_tasks', 'on', true);
     -- New tasks start at once unless another claimable task has a ready
     -- step (it goes first, through the claim path; 0013).
-    IF NOT EXISTS (
-      SELECT 1 FROM tasks t
-      CROSS JOIN LATERAL (SELECT 1 FROM startable_workflow_steps r
-                          WHERE r.task_uuid = t.task_uuid AND r.ready LIMIT 1) ok
-      WHERE t.needs_attention AND t.claimed_by IS NULL
-        AND t.current_state IN ('pending', 'in_progress')) THEN
+    IF NOT tasker_claim_path_has_ready_task('{}') THEN
       start_on := p_node_id;
     END IF;
   END IF;
