@@ -12,6 +12,34 @@
 -- the steps itself, with the same values as the transition. Same signature,
 -- same results; the settings of 0020 are restated (CREATE OR REPLACE resets
 -- them).
+--
+-- tasker_append_step_history writes the history rows of such a move (rows
+-- locked, move known to be allowed), for this function and the result
+-- completion of 0028.
+
+-- Appends one history row per step, p_from -> p_to with that step's
+-- metadata, and clears the previous row's most_recent flag. The caller holds
+-- the steps locked and has checked the move.
+CREATE FUNCTION tasker_append_step_history(p_step_uuids uuid[], p_from text, p_to text,
+                                           p_metadata jsonb[])
+RETURNS void
+LANGUAGE plpgsql AS $$
+BEGIN
+  WITH previous AS (
+    UPDATE workflow_step_transitions st SET most_recent = false
+     WHERE st.workflow_step_uuid = ANY (p_step_uuids) AND st.most_recent
+    RETURNING st.workflow_step_uuid, st.sort_key
+  )
+  INSERT INTO workflow_step_transitions
+      (workflow_step_uuid, from_state, to_state, metadata, sort_key, most_recent)
+    SELECT x.id, p_from, p_to, coalesce(x.meta, '{}'), coalesce(p.sort_key, 0) + 1, true
+    FROM unnest(p_step_uuids, p_metadata) AS x(id, meta)
+    LEFT JOIN previous p ON p.workflow_step_uuid = x.id;
+END
+$$;
+
+ALTER FUNCTION tasker_append_step_history SET enable_seqscan = off SET enable_hashjoin = off
+  SET enable_mergejoin = off SET plan_cache_mode = force_generic_plan;
 
 CREATE OR REPLACE FUNCTION tasker_start_steps(p_step_uuids uuid[], p_metadata jsonb DEFAULT '{}')
 RETURNS TABLE (workflow_step_uuid uuid, current_state text, started boolean)
@@ -29,17 +57,9 @@ BEGIN
           ORDER BY s.workflow_step_uuid FOR UPDATE) l;
   to_start := ARRAY(SELECT x.id FROM unnest(ids, curs) AS x(id, cur) WHERE x.cur = 'enqueued');
   IF cardinality(to_start) > 0 THEN
-    WITH previous AS (
-      UPDATE workflow_step_transitions st SET most_recent = false
-       WHERE st.workflow_step_uuid = ANY (to_start) AND st.most_recent
-      RETURNING st.workflow_step_uuid, st.sort_key
-    )
-    INSERT INTO workflow_step_transitions
-        (workflow_step_uuid, from_state, to_state, metadata, sort_key, most_recent)
-      SELECT x.id, 'enqueued', 'in_progress', coalesce(p_metadata, '{}'),
-             coalesce(p.sort_key, 0) + 1, true
-      FROM unnest(to_start) AS x(id)
-      LEFT JOIN previous p ON p.workflow_step_uuid = x.id;
+    PERFORM tasker_append_step_history(
+      to_start, 'enqueued', 'in_progress',
+      array_fill(coalesce(p_metadata, '{}'::jsonb), ARRAY[cardinality(to_start)]));
     UPDATE workflow_steps s
        SET current_state = 'in_progress', in_process = true, attempts = s.attempts + 1,
            last_attempted_at = now(), processed = false, updated_at = now()

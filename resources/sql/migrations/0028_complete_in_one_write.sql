@@ -7,7 +7,8 @@
 -- row, two statements joining the batch. The steps it completes are locked
 -- by its first statement and in_progress by then, and in_progress ->
 -- complete is always allowed (0001_core.sql), so it now writes their history
--- rows and one update that sets the state and the results together. Failed
+-- rows (tasker_append_step_history, 0027) and one update that sets the state
+-- and the results together. Failed
 -- and retried attempts go through the transition as before. Same signature,
 -- results and errors; the settings of 0012 and 0016 are restated (CREATE OR
 -- REPLACE resets them).
@@ -107,17 +108,7 @@ BEGIN
   -- their history rows and their rows, results included, are written here,
   -- each step row once.
   IF cardinality(to_complete) > 0 THEN
-    WITH previous AS (
-      UPDATE workflow_step_transitions st SET most_recent = false
-       WHERE st.workflow_step_uuid = ANY (to_complete) AND st.most_recent
-      RETURNING st.workflow_step_uuid, st.sort_key
-    )
-    INSERT INTO workflow_step_transitions
-        (workflow_step_uuid, from_state, to_state, metadata, sort_key, most_recent)
-      SELECT x.id, 'in_progress', 'complete', coalesce(x.meta, '{}'),
-             coalesce(p.sort_key, 0) + 1, true
-      FROM unnest(to_complete, complete_meta) AS x(id, meta)
-      LEFT JOIN previous p ON p.workflow_step_uuid = x.id;
+    PERFORM tasker_append_step_history(to_complete, 'in_progress', 'complete', complete_meta);
     UPDATE workflow_steps s
        SET current_state = 'complete', in_process = false, processed = true,
            processed_at = now(), results = coalesce(e.v->'results', 'null'::jsonb),
