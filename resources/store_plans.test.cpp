@@ -1,0 +1,214 @@
+// The hot functions keep one plan per statement and connection
+// (plan_cache_mode = force_generic_plan), made when the connection first runs
+// them: on a new database or after a quiet spell, when the tables are nearly
+// empty. These tests make the plans on empty tables, fill the tables as a
+// burst of work does, and then read the executed plans (auto_explain, sent to
+// the client) of one small batch through the whole step path: every
+// statement must read the batch's own rows, not the burst.
+
+#include "messaging/queue_client.hpp"
+#include "resources/store_execution.hpp"
+#include "resources/store_test_support.hpp"
+#include "tests/support/scratch_db.hpp"
+
+#include <doctest/doctest.h>
+
+#include <regex>
+#include <string>
+#include <vector>
+
+using namespace tasker;
+using namespace tasker::resources;
+
+namespace {
+
+constexpr const char* node_id = "plan-node";
+constexpr const char* queue_suffix = "_queue";
+
+/// a -> b in namespace shop.
+messaging::task_template chain_template() {
+  messaging::task_template t;
+  t.namespace_name = "shop";
+  t.name = "chain";
+  t.version = "1.0.0";
+  messaging::step_template a;
+  a.name = "a";
+  a.handler = "noop";
+  messaging::step_template b;
+  b.name = "b";
+  b.handler = "noop";
+  b.depends_on = {"a"};
+  t.steps = {b, a};
+  return t;
+}
+
+nlohmann::json requests(int count, const std::string& tag) {
+  auto out = nlohmann::json::array();
+  for (int i = 0; i < count; ++i)
+    out.push_back({{"namespace", "shop"},
+                   {"task_name", "chain"},
+                   {"task_version", "1.0.0"},
+                   {"context", {{"tag", tag}, {"n", i}}}});
+  return out;
+}
+
+std::vector<std::string> task_ids(const std::vector<locked_task>& tasks) {
+  std::vector<std::string> out;
+  for (const auto& t : tasks)
+    out.push_back(t.task_uuid);
+  return out;
+}
+
+/// Creates `count` tasks started with their first steps enqueued, as the
+/// request processor does; returns the enqueued steps.
+std::vector<ready_step> create_started(pqxx::connection& conn, int count, const std::string& tag) {
+  pqxx::work tx{conn};
+  auto batch = create_and_start_tasks(tx, requests(count, tag), node_id, true, queue_suffix);
+  REQUIRE(batch.started.size() == static_cast<std::size_t>(count));
+  finish_dispatch(tx, {}, nlohmann::json::object(), task_ids(batch.started), false);
+  tx.commit();
+  return batch.ready;
+}
+
+/// Runs `steps` to completion as a worker and the result processor do, one
+/// hop: start, post success, apply and advance, dispatch the next steps,
+/// finalize. Returns the steps that became ready.
+std::vector<ready_step> complete_hop(pqxx::connection& conn, const std::vector<ready_step>& steps) {
+  std::string ids;
+  auto results = nlohmann::json::array();
+  for (const auto& s : steps) {
+    ids += (ids.empty() ? "{" : ",") + s.step_uuid;
+    results.push_back({{"task_uuid", s.task_uuid},
+                       {"step_uuid", s.step_uuid},
+                       {"status", "success"},
+                       {"attempt", s.attempts + 1},
+                       {"results", {{"ok", true}}}});
+  }
+  {
+    pqxx::work tx{conn};
+    auto started = tx.exec_params1(
+        "SELECT count(*) FILTER (WHERE started) FROM tasker_start_steps($1::uuid[])", ids + "}");
+    REQUIRE(started[0].as<std::size_t>() == steps.size());
+    tx.commit();
+  }
+  pqxx::work tx{conn};
+  auto applied = apply_step_results_and_advance(tx, results, node_id, queue_suffix);
+  for (const auto& r : applied.results)
+    REQUIRE(r.outcome == result_outcome::completed);
+  std::vector<std::string> next;
+  for (const auto& s : applied.ready)
+    next.push_back(s.step_uuid);
+  finish_dispatch(tx, next, nlohmann::json{{"event", "enqueued"}}, task_ids(applied.locked),
+                  true);
+  tx.commit();
+  return applied.ready;
+}
+
+/// One small batch through every hot statement: create and start, two hops,
+/// a claim that finds nothing.
+void run_batch(pqxx::connection& conn, int count, const std::string& tag) {
+  auto first = create_started(conn, count, tag);
+  REQUIRE(first.size() == static_cast<std::size_t>(count));
+  auto second = complete_hop(conn, first);
+  REQUIRE(second.size() == static_cast<std::size_t>(count));
+  CHECK(complete_hop(conn, second).empty());
+  pqxx::work tx{conn};
+  CHECK(claim_and_start_tasks(tx, node_id, 10, 60, 60.0).empty());
+  tx.commit();
+}
+
+/// Collects the plans auto_explain sends to the client.
+class plan_collector final : public pqxx::errorhandler {
+public:
+  explicit plan_collector(pqxx::connection_base& conn) : pqxx::errorhandler{conn} {}
+  bool operator()(const char msg[]) noexcept override {
+    try {
+      std::string text{msg};
+      if (text.find("plan:") != std::string::npos)
+        plans.push_back(std::move(text));
+    } catch (...) {
+    }
+    return false;
+  }
+  std::vector<std::string> plans;
+};
+
+/// Plan lines that read more than `limit` rows of the task and step tables
+/// or their histories, or throw away more than `limit` rows in a filter.
+std::vector<std::string> wide_reads(const std::vector<std::string>& plans, long limit) {
+  static const std::regex scan{
+      R"(on (tasks|workflow_steps|task_transitions|workflow_step_transitions)\w*\b.*actual rows=(\d+) loops=(\d+))"};
+  static const std::regex removed{R"(Rows Removed by (Join )?Filter: (\d+))"};
+  std::vector<std::string> out;
+  for (const auto& plan : plans) {
+    auto query = plan.substr(0, plan.find('\n', plan.find("Query Text:")));
+    std::size_t start = 0;
+    while (start < plan.size()) {
+      auto end = plan.find('\n', start);
+      if (end == std::string::npos)
+        end = plan.size();
+      auto line = plan.substr(start, end - start);
+      start = end + 1;
+      std::smatch m;
+      bool wide = false;
+      if (std::regex_search(line, m, scan))
+        wide = std::stol(m[2]) * std::stol(m[3]) > limit;
+      else if (std::regex_search(line, m, removed))
+        wide = std::stol(m[2]) > limit;
+      if (wide)
+        out.push_back(query + "\n  " + line);
+    }
+  }
+  return out;
+}
+
+} // namespace
+
+TEST_CASE("plans made on empty tables read only a batch's own rows after a burst") {
+  testing::scratch_db db;
+  auto setup = db.connect();
+  {
+    pqxx::work tx{setup};
+    register_template(tx, chain_template());
+    messaging::queue_client::create_queue(tx, std::string{"shop"} + queue_suffix);
+    // Statistics stay those of the empty tables for the whole test.
+    for (const char* table : {"tasks", "workflow_steps", "task_transitions",
+                              "workflow_step_transitions"})
+      tx.exec0(std::string{"ALTER TABLE "} + table + " SET (autovacuum_enabled = off)");
+    tx.commit();
+  }
+
+  // The node's connection makes its plans on empty tables.
+  auto conn = db.connect();
+  run_batch(conn, 1, "warm");
+
+  // A burst: 2,000 started tasks with their first steps enqueued, 500 of
+  // them a hop further (first step complete, second enqueued).
+  std::vector<ready_step> burst;
+  for (int i = 0; i < 20; ++i) {
+    auto steps = create_started(setup, 100, "burst" + std::to_string(i));
+    if (i < 5)
+      burst.insert(burst.end(), steps.begin(), steps.end());
+  }
+  complete_hop(setup, burst);
+
+  {
+    pqxx::nontransaction tx{conn};
+    tx.exec0("LOAD 'auto_explain'");
+    tx.exec0("SET auto_explain.log_min_duration = 0");
+    tx.exec0("SET auto_explain.log_nested_statements = on");
+    tx.exec0("SET auto_explain.log_analyze = on");
+    tx.exec0("SET auto_explain.log_timing = off");
+    tx.exec0("SET auto_explain.log_level = notice");
+    tx.exec0("SET client_min_messages = notice");
+  }
+  plan_collector collector{conn};
+  run_batch(conn, 5, "observed");
+
+  REQUIRE(collector.plans.size() > 20);
+  auto wide = wide_reads(collector.plans, 50);
+  std::string shown;
+  for (std::size_t i = 0; i < wide.size() && i < 5; ++i)
+    shown += "\n" + wide[i];
+  CHECK_MESSAGE(wide.empty(), wide.size(), " plan lines read beyond the batch:", shown);
+}
