@@ -645,10 +645,19 @@ TEST_CASE_FIXTURE(worker_fixture, "each message of a batch the claim keeps stays
     s.inputs = {{"pad", std::string(255, '7')}};
     steps.push_back(s);
   }
-  send(enqueue_task(steps));
   auto o = options(1);
   o.batch_size = 3;
   start(o, reg);
+  // A new actor claims one step, then twice as many while they are quick:
+  // three quick steps (claims of one and two) bring its claim to three.
+  std::vector<messaging::step_template> quick(3);
+  for (std::size_t i = 0; i < quick.size(); ++i) {
+    quick[i].name = "q" + std::to_string(i);
+    quick[i].handler = "noop";
+  }
+  send(enqueue_task(quick));
+  REQUIRE(eventually([&] { return results().size() == 3; }));
+  send(enqueue_task(steps));
   REQUIRE(eventually([&] {
     pqxx::work tx{conn};
     return tx.exec1("SELECT count(*) FROM tasker_mq.q_shop_queue WHERE vt > now()")[0]
@@ -671,7 +680,44 @@ TEST_CASE_FIXTURE(worker_fixture, "each message of a batch the claim keeps stays
   CHECK(hidden[0] == doctest::Approx(330).epsilon(0.02));
   CHECK(hidden[1] == doctest::Approx(360).epsilon(0.02));
   CHECK(hidden[2] == doctest::Approx(395).epsilon(0.02));
-  REQUIRE(eventually([&] { return results().size() == 3; }));
+  REQUIRE(eventually([&] { return results().size() == 6; }));
+}
+
+TEST_CASE_FIXTURE(worker_fixture, "a worker actor claims one step while it does not know its "
+                                  "handlers' pace, and no more than fit its claim horizon") {
+  // Each step holds until released, so the claims can be seen in the queue.
+  auto release = std::make_shared<std::atomic<int>>(0);
+  auto reg = make_builtin_registry();
+  reg->register_handler("slow", [release](const messaging::step_message&) {
+    std::this_thread::sleep_for(claim_horizon); // one step fills the horizon
+    auto deadline = std::chrono::steady_clock::now() + 60s;
+    while (*release == 0 && std::chrono::steady_clock::now() < deadline)
+      std::this_thread::sleep_for(5ms);
+    return handler_result::ok();
+  });
+  std::vector<messaging::step_template> steps(6);
+  for (std::size_t i = 0; i < steps.size(); ++i) {
+    steps[i].name = "s" + std::to_string(i);
+    steps[i].handler = "slow";
+  }
+  auto msgs = enqueue_task(steps);
+  send(msgs);
+  auto o = options(1);
+  o.batch_size = 5;
+  start(o, reg);
+  auto running = [&] {
+    pqxx::work tx{conn};
+    return tx.exec1("SELECT count(*) FROM workflow_steps WHERE current_state = 'in_progress'")[0]
+             .as<int>();
+  };
+  REQUIRE(eventually([&] { return running() == 1; }));
+  std::this_thread::sleep_for(200ms); // a larger claim would have started more by now
+  CHECK(running() == 1);
+  CHECK(queue_length(ns_queue) == 5);
+  *release = 1;
+  // The rest follow, one claim after another.
+  REQUIRE(eventually([&] { return results().size() == 6; }));
+  CHECK(queue_length(ns_queue) == 0);
 }
 
 TEST_CASE_FIXTURE(worker_fixture, "a graceful stop finishes the current step and posts its "

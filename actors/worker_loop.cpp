@@ -103,7 +103,8 @@ step_worker::step_worker(worker_options opts, std::shared_ptr<const handler_regi
     info_(make_worker_info(worker_id)),
     queue_(namespace_queue_name(opts_)),
     work_(opts_.database_url),
-    doorbell_(std::move(doorbell)) {
+    doorbell_(std::move(doorbell)),
+    claim_size_(opts_.batch_size, claim_horizon) {
   messaging::validated_identifier("step results queue", opts_.step_results_queue);
   if (!doorbell_)
     throw std::invalid_argument("worker " + info_.id + ": no doorbell for queue " + queue_);
@@ -123,6 +124,7 @@ std::size_t step_worker::run_batch() {
   std::vector<finished_step> finished;
   std::chrono::steady_clock::time_point oldest;
   std::chrono::steady_clock::duration last_run{};
+  std::chrono::steady_clock::duration total_run{};
   for (const auto& c : claimed) {
     // Hold results only while handlers are quick: when the previous step took
     // a noticeable time the next may too, so what waits is posted first.
@@ -132,16 +134,18 @@ std::size_t step_worker::run_batch() {
       post_results(finished);
     auto result = run_step(c);
     last_run = std::chrono::steady_clock::now() - now;
+    total_run += last_run;
     if (finished.empty())
       oldest = std::chrono::steady_clock::now();
     finished.push_back({&c, std::move(result)});
   }
   post_results(finished);
+  claim_size_.record(claimed.size(), total_run);
   return claimed.size();
 }
 
 std::vector<step_worker::claimed_step> step_worker::claim_batch() {
-  const auto batch = std::max<std::size_t>(opts_.batch_size, 1);
+  const auto batch = claim_size_.next();
   // The statement prepared by the constructor reads the batch, starts the
   // steps, consumes the well-formed messages of the steps it started and hides
   // the others for as long as the steps up to them may take; it commits on its

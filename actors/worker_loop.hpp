@@ -2,14 +2,16 @@
 /// The work of one worker actor, without the actor: read step messages from a
 /// namespace queue, claim their steps, run the handlers, post the results.
 ///
-/// Delivery is at-least-once. A batch is read and its steps moved enqueued →
-/// in_progress in one transaction; each result is sent to the results queue
-/// and its message deleted in one later transaction, so a worker that dies in
-/// between leaves the message to reappear after its visibility timeout. A
-/// message whose step is no longer `enqueued` (complete, cancelled, or already
-/// taken by an earlier delivery) is deleted without running anything; one
-/// that cannot be parsed or names no known step is archived with the reason.
+/// Delivery is at-least-once. A claim reads a batch, moves its steps enqueued
+/// → in_progress and consumes their messages in one statement; the results
+/// are sent to the results queue later. A worker that dies in between leaves
+/// its steps in_progress, and the rescue sweep returns them after their
+/// timeout. A message whose step is no longer `enqueued` (complete, cancelled,
+/// or already taken by an earlier delivery) is deleted without running
+/// anything; one that cannot be parsed or names no known step is archived
+/// with the reason.
 
+#include "actors/claim_size.hpp"
 #include "actors/handlers/handler_registry.hpp"
 #include "actors/work_doorbell.hpp"
 #include "actors/worker_options.hpp"
@@ -44,6 +46,11 @@ inline constexpr int visibility_margin_seconds = 30;
 /// it in the same batch before the group is posted.
 inline constexpr std::chrono::milliseconds result_flush_window{5};
 
+/// A worker actor claims as many steps as it expects to run within this
+/// time, at the pace of its recent steps, up to worker_options::batch_size
+/// (see claim_size).
+inline constexpr std::chrono::milliseconds claim_horizon{20};
+
 /// Who ran a step: id, host and process, for the result's `worker` field.
 messaging::worker_info make_worker_info(const std::string& id);
 
@@ -61,8 +68,9 @@ public:
   step_worker(const step_worker&) = delete;
   step_worker& operator=(const step_worker&) = delete;
 
-  /// Reads up to batch_size messages and starts their steps in one statement
-  /// outside a transaction block, then handles each; returns how many were
+  /// Reads up to claim_size::next() messages (at most batch_size) and starts
+  /// their steps in one statement outside a transaction block, then handles
+  /// each, recording their run time in the claim size; returns how many were
   /// read. Results of quick handlers are posted in groups: the results waiting
   /// are sent (and their messages deleted) in one transaction before the next
   /// step runs when the previous step took at least a fifth of
@@ -102,6 +110,7 @@ private:
   pqxx::connection work_;
   std::shared_ptr<work_doorbell> doorbell_;
   std::string claim_statement_; ///< the claim's prepared statement on work_
+  claim_size claim_size_;
 };
 
 } // namespace tasker::actors

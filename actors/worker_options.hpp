@@ -24,8 +24,10 @@ struct worker_options {
   std::string namespace_suffix = "_queue";
   /// Fallback wait between reads when no NOTIFY arrives.
   std::chrono::milliseconds poll_interval{500};
-  /// Messages a worker actor reads (and then runs one after another) at once.
-  std::size_t batch_size = 1;
+  /// Most messages a worker actor claims (and then runs one after another) at
+  /// once; it claims fewer while it does not know its handlers' pace or they
+  /// are slow (see actors/claim_size.hpp).
+  std::size_t batch_size = 32;
   /// How long a message the claim keeps (does not consume: see
   /// docs/handlers.md) stays hidden. 0: long enough for every step read in the
   /// batch to run to its timeout_seconds, plus a margin.

@@ -27,7 +27,7 @@ extern "C" void on_stop_signal(int sig) {
 struct worker_flags {
   std::string namespace_name;
   std::size_t concurrency = 4;
-  std::size_t batch_size = 1;
+  std::size_t batch_size = actors::worker_options{}.batch_size;
   int visibility_timeout = 0;
   std::vector<std::string> allowed_http_hosts;
 };
@@ -97,7 +97,9 @@ void add_worker_command(CLI::App& app, command_fn& run) {
     ->required();
   cmd->add_option("--concurrency", flags->concurrency, "worker actors (default 4)")
     ->check(CLI::Range(1, 256));
-  cmd->add_option("--batch-size", flags->batch_size, "messages read at once per worker")
+  cmd->add_option("--batch-size", flags->batch_size,
+                  "most messages a worker actor claims at once (default 32); fewer while "
+                  "its handlers are slow")
     ->check(CLI::Range(1, 100));
   cmd->add_option("--visibility-timeout", flags->visibility_timeout,
                   "seconds a message the claim keeps stays hidden (0: each step's timeout + margin)")
