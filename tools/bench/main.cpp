@@ -110,7 +110,8 @@ int main(int argc, char** argv) {
   app.add_option("--node-binary", dep.node_binary, "the tasker-node to run");
   app.add_option("--workers", dep.worker_processes, "tasker-node worker processes");
   app.add_option("--worker-concurrency", dep.worker_concurrency, "worker actors per process");
-  app.add_option("--worker-batch", dep.worker_batch, "messages a worker actor reads at once");
+  app.add_option("--worker-batch", dep.worker_batch,
+                 "most messages a worker actor claims at once (0: the worker's default)");
   app.add_option("--batch-size", dep.batch_size,
                  "every executor pool's batch_size outside --naive (0: the shipped values)");
   app.add_option("--timeout", dep.timeout_seconds, "seconds before a scenario is abandoned");

@@ -43,6 +43,8 @@ void burndown_rows(const nlohmann::json& r, std::ostream& out) {
     double ratio = tps / num(r["burndown_naive"], "tasks_per_second");
     row(out, "coordinator / naive", fmt(ratio, 1) + "x", ">= 5x", ratio >= 5);
   }
+  row(out, "CPU per task in burndown, whole machine (PostgreSQL, node, workers)",
+      fmt(num(c, "machine_cpu_ms_per_task"), 2) + " ms");
   auto peak = num(c, "peak_node_connections_busy");
   auto budget = num(c, "executor_budget");
   row(out, "peak node connections in use (non-idle) in burndown",

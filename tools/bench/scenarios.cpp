@@ -7,6 +7,7 @@
 
 #include <chrono>
 #include <cstdio>
+#include <fstream>
 #include <iostream>
 #include <map>
 #include <memory>
@@ -15,6 +16,8 @@
 #include <stdexcept>
 #include <thread>
 #include <utility>
+
+#include <unistd.h>
 
 namespace tasker::bench {
 
@@ -31,6 +34,20 @@ const std::map<std::string, std::string> no_extra_env;
 
 double epoch_seconds(std::chrono::system_clock::time_point t) {
   return std::chrono::duration<double>(t.time_since_epoch()).count();
+}
+
+/// CPU time the whole machine has spent busy (every process, PostgreSQL's
+/// included, and the kernel), in seconds, from /proc/stat; 0 when unreadable.
+double machine_busy_seconds() {
+  std::ifstream in{"/proc/stat"};
+  std::string cpu;
+  unsigned long long user = 0, nice = 0, system = 0, idle = 0, iowait = 0, irq = 0, softirq = 0,
+                     steal = 0;
+  if (!(in >> cpu >> user >> nice >> system >> idle >> iowait >> irq >> softirq >> steal)
+      || cpu != "cpu")
+    return 0;
+  return static_cast<double>(user + nice + system + irq + softirq + steal)
+         / static_cast<double>(::sysconf(_SC_CLK_TCK));
 }
 
 /// The node and worker processes of one scenario; stopped on destruction.
@@ -61,8 +78,9 @@ void start_workers(processes& ps, const deployment& dep, const std::string& db,
                    const std::string& server_url, const std::string& label) {
   for (int i = 0; i < dep.worker_processes; ++i) {
     std::vector<std::string> args{"worker", "--namespace", "bench", "--concurrency",
-                                  std::to_string(dep.worker_concurrency), "--batch-size",
-                                  std::to_string(dep.worker_batch)};
+                                  std::to_string(dep.worker_concurrency)};
+    if (dep.worker_batch > 0)
+      args.insert(args.end(), {"--batch-size", std::to_string(dep.worker_batch)});
     for (auto& a : config_args(dep, database_url(server_url, db, worker_app)))
       args.push_back(a);
     args.insert(args.end(), {"--set", "telemetry.logging.level=info", "--set",
@@ -230,7 +248,9 @@ nlohmann::json run_burndown(server& srv, const deployment& dep, const node_setup
   auto t0 = std::chrono::system_clock::now();
   double node_cpu0 = ps.node->cpu_seconds();
   double worker_cpu0 = ps.worker_cpu();
+  double machine_cpu0 = machine_busy_seconds();
   wait_complete(conn, ps, dep, setup.label, count, t0);
+  double machine_cpu = machine_busy_seconds() - machine_cpu0;
   double t_end = number(conn, "SELECT extract(epoch FROM max(created_at)) FROM task_transitions "
                               "WHERE to_state = 'complete'");
   double node_cpu = ps.node->cpu_seconds() - node_cpu0;
@@ -248,6 +268,8 @@ nlohmann::json run_burndown(server& srv, const deployment& dep, const node_setup
                      {"steps_per_second", static_cast<double>(steps) / seconds},
                      {"node_cpu_seconds", node_cpu},
                      {"worker_cpu_seconds", worker_cpu},
+                     {"machine_cpu_seconds", machine_cpu},
+                     {"machine_cpu_ms_per_task", 1000.0 * machine_cpu / static_cast<double>(count)},
                      {"peak_node_connections", sampler.peak_total()},
                      {"peak_node_connections_busy", sampler.peak_busy()},
                      {"connection_samples", sampler.samples()},

@@ -20,7 +20,7 @@ struct deployment {
   std::string log_dir;     ///< one log file per process
   int worker_processes = 1;   ///< `tasker-node worker` processes
   int worker_concurrency = 4; ///< worker actors per process
-  int worker_batch = 10;      ///< messages a worker actor reads at once
+  int worker_batch = 0;       ///< most messages a worker actor claims at once; 0 = its default
   int batch_size = 100;       ///< every pool's batch_size outside naive mode; 0 = shipped
   int timeout_seconds = 600;  ///< a scenario still running after this fails
   bool keep_databases = false; ///< leave each scenario's database for analysis
@@ -48,7 +48,8 @@ node_setup fixed_setup(int executors, int batch_size);
 /// Submits `count` tasks of template `name` (not timed), then starts the
 /// node and the workers and times until every task is complete. JSON: tasks,
 /// steps, seconds, tasks_per_second, steps_per_second, connections, scaling
-/// events, CPU seconds of node and workers.
+/// events, CPU seconds of node and workers and of the whole machine
+/// (machine_cpu_seconds, machine_cpu_ms_per_task).
 nlohmann::json run_burndown(server& srv, const deployment& dep, const node_setup& setup,
                             const std::string& name, std::int64_t count, int steps_per_task);
 
