@@ -28,7 +28,8 @@
 --   and merge joins being off (0012): tasker_apply_step_results joined the
 --   batch's classes with its elements by ordinal, twice, and the batch with
 --   the steps it had locked; the history writers joined the rows they were
---   given with the previous history rows they had just updated;
+--   given with the previous history rows they had just updated (the
+--   transitions of steps and tasks, and tasker_append_step_history);
 --   tasker_settle_attention joined the tasks it was given with themselves.
 --   Each class now takes its element by position (p_results -> ordinal),
 --   and these functions may hash: their table reads are lookups by key,
@@ -42,6 +43,7 @@ DROP INDEX tasks_unfinished_idx;
 
 ALTER FUNCTION tasker_append_step_history SET enable_hashjoin = on;
 ALTER FUNCTION tasker_transition_tasks SET enable_hashjoin = on;
+ALTER FUNCTION tasker_transition_steps_each SET enable_hashjoin = on;
 ALTER FUNCTION tasker_settle_attention SET enable_hashjoin = on;
 
 -- Ready steps of the tasks it is given, by their keys whatever the caller's
