@@ -1,6 +1,7 @@
 #include "actors/claim_size.hpp"
 
 #include <algorithm>
+#include <cstdint>
 
 namespace tasker::actors {
 

@@ -260,10 +260,9 @@ std::vector<step_worker::claimed_step> step_worker::claim_batch() {
   }
   if (!invalid.empty() || !invalid_taken.empty() || !duplicates.empty()) {
     pqxx::work tx{work_};
-    for (const auto& e : invalid)
-      spdlog::warn("worker {}: archiving {}", info_.id, e.reason);
-    for (const auto& e : invalid_taken)
-      spdlog::warn("worker {}: archiving {}", info_.id, e.reason);
+    for (const auto* list : {&invalid, &invalid_taken})
+      for (const auto& e : *list)
+        spdlog::warn("worker {}: archiving {}", info_.id, e.reason);
     if (!invalid.empty())
       queue_client::archive(tx, queue_, invalid);
     if (!invalid_taken.empty())
