@@ -5,6 +5,9 @@
 // burst of work does, and then read the executed plans (auto_explain, sent to
 // the client) of one small batch through the whole step path: every
 // statement must read the batch's own rows, not the burst.
+//
+// They also check how the step path writes: a started step's row is
+// rewritten in place (a heap-only update, no new index entries).
 
 #include "messaging/queue_client.hpp"
 #include "resources/store_execution.hpp"
@@ -42,6 +45,14 @@ messaging::task_template chain_template() {
   return t;
 }
 
+/// Registers the chain template and its namespace queue.
+void register_chain(pqxx::connection& conn) {
+  pqxx::work tx{conn};
+  register_template(tx, chain_template());
+  messaging::queue_client::create_queue(tx, std::string{"shop"} + queue_suffix);
+  tx.commit();
+}
+
 nlohmann::json requests(int count, const std::string& tag) {
   auto out = nlohmann::json::array();
   for (int i = 0; i < count; ++i)
@@ -59,6 +70,14 @@ std::vector<std::string> task_ids(const std::vector<locked_task>& tasks) {
   return out;
 }
 
+/// The steps' keys as a uuid[] literal.
+std::string uuid_array(const std::vector<ready_step>& steps) {
+  std::string out = "{";
+  for (const auto& s : steps)
+    out += (out.size() > 1 ? "," : "") + s.step_uuid;
+  return out + "}";
+}
+
 /// Creates `count` tasks started with their first steps enqueued, as the
 /// request processor does; returns the enqueued steps.
 std::vector<ready_step> create_started(pqxx::connection& conn, int count, const std::string& tag) {
@@ -74,10 +93,8 @@ std::vector<ready_step> create_started(pqxx::connection& conn, int count, const 
 /// hop: start, post success, apply and advance, dispatch the next steps,
 /// finalize. Returns the steps that became ready.
 std::vector<ready_step> complete_hop(pqxx::connection& conn, const std::vector<ready_step>& steps) {
-  std::string ids;
   auto results = nlohmann::json::array();
   for (const auto& s : steps) {
-    ids += (ids.empty() ? "{" : ",") + s.step_uuid;
     results.push_back({{"task_uuid", s.task_uuid},
                        {"step_uuid", s.step_uuid},
                        {"status", "success"},
@@ -87,7 +104,8 @@ std::vector<ready_step> complete_hop(pqxx::connection& conn, const std::vector<r
   {
     pqxx::work tx{conn};
     auto started = tx.exec_params1(
-        "SELECT count(*) FILTER (WHERE started) FROM tasker_start_steps($1::uuid[])", ids + "}");
+        "SELECT count(*) FILTER (WHERE started) FROM tasker_start_steps($1::uuid[])",
+        uuid_array(steps));
     REQUIRE(started[0].as<std::size_t>() == steps.size());
     tx.commit();
   }
@@ -211,4 +229,42 @@ TEST_CASE("plans made on empty tables read only a batch's own rows after a burst
   for (std::size_t i = 0; i < wide.size() && i < 5; ++i)
     shown += "\n" + wide[i];
   CHECK_MESSAGE(wide.empty(), wide.size(), " plan lines read beyond the batch:", shown);
+}
+
+TEST_CASE("starting a step rewrites its row in place, with no new index entries") {
+  testing::scratch_db db;
+  auto conn = db.connect();
+  register_chain(conn);
+  auto steps = create_started(conn, 10, "hot");
+  REQUIRE(steps.size() == 10);
+  const auto ids = uuid_array(steps);
+
+  pqxx::work tx{conn};
+  auto started = tx.exec_params1(
+      "SELECT count(*) FILTER (WHERE started) FROM tasker_start_steps($1::uuid[])", ids);
+  REQUIRE(started[0].as<int>() == 10);
+  // This transaction's own counts: every row it updated, updated in place.
+  auto counts = tx.exec1("SELECT pg_stat_get_xact_tuples_updated('workflow_steps'::regclass),"
+                         " pg_stat_get_xact_tuples_hot_updated('workflow_steps'::regclass)");
+  CHECK(counts[0].as<int>() == 10);
+  CHECK(counts[1].as<int>() == 10);
+  tx.commit();
+}
+
+TEST_CASE("a step's process flags cannot disagree with its state") {
+  testing::scratch_db db;
+  auto conn = db.connect();
+  register_chain(conn);
+  auto steps = create_started(conn, 1, "flags");
+  REQUIRE(steps.size() == 1);
+  for (const char* change : {"in_process = false", "processed = true",
+                             "current_state = 'pending'", "current_state = 'complete'"}) {
+    CAPTURE(change);
+    pqxx::work tx{conn};
+    CHECK_THROWS_WITH_AS(tx.exec_params0(std::string{"UPDATE workflow_steps SET "} + change +
+                                             " WHERE workflow_step_uuid = $1",
+                                         steps[0].step_uuid),
+                         doctest::Contains("workflow_steps_process_flags_check"),
+                         pqxx::check_violation);
+  }
 }
