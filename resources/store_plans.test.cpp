@@ -185,10 +185,9 @@ std::vector<std::string> wide_reads(const std::vector<std::string>& plans, long 
 TEST_CASE("plans made on empty tables read only a batch's own rows after a burst") {
   testing::scratch_db db;
   auto setup = db.connect();
+  register_chain(setup);
   {
     pqxx::work tx{setup};
-    register_template(tx, chain_template());
-    messaging::queue_client::create_queue(tx, std::string{"shop"} + queue_suffix);
     // Statistics stay those of the empty tables for the whole test.
     for (const char* table : {"tasks", "workflow_steps", "task_transitions",
                               "workflow_step_transitions"})

@@ -13,6 +13,7 @@
 #include <iostream>
 #include <memory>
 #include <string>
+#include <string>
 
 namespace tasker::tools {
 
@@ -98,8 +99,8 @@ void add_worker_command(CLI::App& app, command_fn& run) {
   cmd->add_option("--concurrency", flags->concurrency, "worker actors (default 4)")
     ->check(CLI::Range(1, 256));
   cmd->add_option("--batch-size", flags->batch_size,
-                  "most messages a worker actor claims at once (default 32); fewer while "
-                  "its handlers are slow")
+                  "most messages a worker actor claims at once (default "
+                    + std::to_string(flags->batch_size) + "); fewer while its handlers are slow")
     ->check(CLI::Range(1, 100));
   cmd->add_option("--visibility-timeout", flags->visibility_timeout,
                   "seconds a message the claim keeps stays hidden (0: each step's timeout + margin)")
