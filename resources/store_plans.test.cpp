@@ -6,8 +6,9 @@
 // the client) of one small batch through the whole step path: every
 // statement must read the batch's own rows, not the burst.
 //
-// They also check how the step path writes: a started step's row is
-// rewritten in place (a heap-only update, no new index entries).
+// They also check how the step path writes: a started step's row and a
+// completed task's row are rewritten in place (heap-only updates, no new
+// index entries).
 
 #include "messaging/queue_client.hpp"
 #include "resources/store_execution.hpp"
@@ -16,6 +17,7 @@
 
 #include <doctest/doctest.h>
 
+#include <functional>
 #include <regex>
 #include <string>
 #include <vector>
@@ -91,8 +93,10 @@ std::vector<ready_step> create_started(pqxx::connection& conn, int count, const 
 
 /// Runs `steps` to completion as a worker and the result processor do, one
 /// hop: start, post success, apply and advance, dispatch the next steps,
-/// finalize. Returns the steps that became ready.
-std::vector<ready_step> complete_hop(pqxx::connection& conn, const std::vector<ready_step>& steps) {
+/// finalize; `before_commit` sees the result processor's transaction last.
+/// Returns the steps that became ready.
+std::vector<ready_step> complete_hop(pqxx::connection& conn, const std::vector<ready_step>& steps,
+                                     const std::function<void(pqxx::work&)>& before_commit = {}) {
   auto results = nlohmann::json::array();
   for (const auto& s : steps) {
     results.push_back({{"task_uuid", s.task_uuid},
@@ -118,6 +122,8 @@ std::vector<ready_step> complete_hop(pqxx::connection& conn, const std::vector<r
     next.push_back(s.step_uuid);
   finish_dispatch(tx, next, nlohmann::json{{"event", "enqueued"}}, task_ids(applied.locked),
                   true);
+  if (before_commit)
+    before_commit(tx);
   tx.commit();
   return applied.ready;
 }
@@ -248,6 +254,23 @@ TEST_CASE("starting a step rewrites its row in place, with no new index entries"
   CHECK(counts[0].as<int>() == 10);
   CHECK(counts[1].as<int>() == 10);
   tx.commit();
+}
+
+TEST_CASE("completing a task rewrites its row in place, with no new index entries") {
+  testing::scratch_db db;
+  auto conn = db.connect();
+  register_chain(conn);
+  auto second = complete_hop(conn, create_started(conn, 10, "done"));
+  REQUIRE(second.size() == 10);
+  CHECK(complete_hop(conn, second, [](pqxx::work& tx) {
+          CHECK(tx.exec1("SELECT count(*) FROM tasks WHERE current_state = 'complete'")[0]
+                    .as<int>() == 10);
+          // This transaction's own counts: the completions, updated in place.
+          auto counts = tx.exec1("SELECT pg_stat_get_xact_tuples_updated('tasks'::regclass),"
+                                 " pg_stat_get_xact_tuples_hot_updated('tasks'::regclass)");
+          CHECK(counts[0].as<int>() == 10);
+          CHECK(counts[1].as<int>() == 10);
+        }).empty());
 }
 
 TEST_CASE("a step's process flags cannot disagree with its state") {
