@@ -17,7 +17,10 @@
 
 #include <doctest/doctest.h>
 
+#include <cstdlib>
+#include <fstream>
 #include <functional>
+#include <sstream>
 #include <regex>
 #include <string>
 #include <vector>
@@ -271,6 +274,32 @@ TEST_CASE("completing a task rewrites its row in place, with no new index entrie
           CHECK(counts[0].as<int>() == 10);
           CHECK(counts[1].as<int>() == 10);
         }).empty());
+}
+
+TEST_CASE("the bench's store path script takes its tasks through every transition") {
+  const char* root = std::getenv("TASKER_SOURCE_DIR");
+  REQUIRE_MESSAGE(root != nullptr, "TASKER_SOURCE_DIR is not set; run the tests through ctest");
+  std::ifstream in{std::string{root} + "/tools/bench/store_path.sql"};
+  REQUIRE(in.good());
+  std::stringstream script;
+  script << in.rdbuf();
+
+  testing::scratch_db db;
+  auto conn = db.connect();
+  pqxx::work tx{conn};
+  tx.exec0(script.str());
+  CHECK(tx.exec1("SELECT tasker_bench_store_path(5)")[0].as<int>() == 5);
+  auto row = tx.exec1(
+      "SELECT (SELECT count(*) FROM tasks WHERE current_state = 'complete'),"
+      " (SELECT count(*) FROM workflow_steps WHERE current_state = 'complete'),"
+      " (SELECT string_agg(to_state, ',' ORDER BY sort_key) FROM task_transitions"
+      "   WHERE task_uuid = (SELECT task_uuid FROM tasks LIMIT 1)),"
+      " (SELECT string_agg(to_state, ',' ORDER BY sort_key) FROM workflow_step_transitions"
+      "   WHERE workflow_step_uuid = (SELECT workflow_step_uuid FROM workflow_steps LIMIT 1))");
+  CHECK(row[0].as<int>() == 5);
+  CHECK(row[1].as<int>() == 5);
+  CHECK(row[2].as<std::string>() == "pending,in_progress,complete");
+  CHECK(row[3].as<std::string>() == "pending,enqueued,in_progress,complete");
 }
 
 TEST_CASE("a step's process flags cannot disagree with its state") {
