@@ -471,10 +471,11 @@ TEST_CASE_FIXTURE(worker_fixture, "the claim consumes the message of every step 
 
 TEST_CASE_FIXTURE(worker_fixture, "a message the claim keeps runs and is deleted with its "
                                   "result") {
-  // A run of 255 digits in the text is one of the things the claim's check
-  // (tasker_is_step_message) refuses and the parser accepts: the claim keeps
-  // such a message, hidden, instead of consuming it.
-  auto kept = enqueue_one("noop", {{"pad", std::string(255, '7')}});
+  // A number of magnitude 1e308 or more that a double still holds is one of
+  // the things the claim's check (tasker_is_step_message) refuses and the
+  // parser accepts: the claim keeps such a message, hidden, instead of
+  // consuming it.
+  auto kept = enqueue_one("noop", {{"pad", 1.5e308}});
   send(kept);
   start(options());
   REQUIRE(eventually([&] { return results().size() == 1; }));
@@ -485,7 +486,7 @@ TEST_CASE_FIXTURE(worker_fixture, "a message the claim keeps runs and is deleted
 
 TEST_CASE_FIXTURE(worker_fixture, "a message the claim keeps reappears after the visibility "
                                   "timeout when its worker dies mid-step") {
-  auto msgs = enqueue_one("sleep", {{"ms", 600000}, {"pad", std::string(255, '7')}});
+  auto msgs = enqueue_one("sleep", {{"ms", 600000}, {"pad", 1.5e308}});
   auto ids = send(msgs);
   auto o = options();
   o.visibility_timeout_seconds = 3;
@@ -555,6 +556,12 @@ TEST_CASE_FIXTURE(worker_fixture, "the claim's check refuses every step message 
   huge_input["inputs"] = nlohmann::json::object();
   auto text = huge_input.dump();
   text.replace(text.find("\"inputs\":{}"), 11, "\"inputs\":{\"n\":-1e309}");
+  texts.push_back(text);
+  // ... at any depth, in arrays too.
+  auto deep = base;
+  deep["context"] = nlohmann::json::object();
+  text = deep.dump();
+  text.replace(text.find("\"context\":{}"), 12, "\"context\":{\"a\":[1,{\"b\":[2e308]}]}");
   texts.push_back(text);
 
   pqxx::work tx{conn};
@@ -642,7 +649,7 @@ TEST_CASE_FIXTURE(worker_fixture, "each message of a batch the claim keeps stays
     s.handler = "hold";
     s.timeout_seconds = t;
     // Messages the claim keeps (see above); the ones it consumes are gone.
-    s.inputs = {{"pad", std::string(255, '7')}};
+    s.inputs = {{"pad", 1.5e308}};
     steps.push_back(s);
   }
   auto o = options(1);
