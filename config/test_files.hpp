@@ -2,10 +2,11 @@
 /// Test helpers: a throwaway directory tree of TOML files, and the shipped
 /// configuration root of the source tree.
 
+#include "tests/support/source_tree.hpp"
+
 #include <doctest/doctest.h>
 
 #include <atomic>
-#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <string>
@@ -47,9 +48,7 @@ private:
 
 /// The source tree's config/ (TASKER_SOURCE_DIR is set by ctest).
 inline std::filesystem::path shipped_config_dir() {
-  const char* root = std::getenv("TASKER_SOURCE_DIR");
-  REQUIRE_MESSAGE(root != nullptr, "TASKER_SOURCE_DIR is not set; run the tests through ctest");
-  return std::filesystem::path{root} / "config";
+  return tasker::testing::source_dir() / "config";
 }
 
 /// True when `text` contains `part`.

@@ -1,8 +1,8 @@
 #include "messaging/task_template.hpp"
+#include "tests/support/source_tree.hpp"
 
 #include <doctest/doctest.h>
 
-#include <cstdlib>
 #include <filesystem>
 #include <functional>
 #include <string>
@@ -14,9 +14,7 @@ using strings = std::vector<std::string>;
 namespace {
 
 std::filesystem::path example(const char* file) {
-  const char* root = std::getenv("TASKER_SOURCE_DIR");
-  REQUIRE_MESSAGE(root != nullptr, "TASKER_SOURCE_DIR must point at the source tree");
-  return std::filesystem::path{root} / "examples" / "templates" / file;
+  return tasker::testing::source_dir() / "examples" / "templates" / file;
 }
 
 // The template_error message thrown by `f`; fails the test if none is thrown.

@@ -5,6 +5,7 @@
 #include "messaging/queue_client.hpp"
 #include "resources/store_nodes.hpp"
 #include "tests/support/scratch_db.hpp"
+#include "tests/support/source_tree.hpp"
 
 #include <caf/all.hpp>
 #include <caf/io/middleman.hpp>
@@ -41,10 +42,8 @@ config::tasker_config test_config(const std::string& url) {
 
 // The shipped `test` environment on `url`: HTTP and inspector on free ports.
 config::tasker_config test_environment(const std::string& url) {
-  const char* root = std::getenv("TASKER_SOURCE_DIR");
-  REQUIRE_MESSAGE(root != nullptr, "TASKER_SOURCE_DIR is not set; run the tests through ctest");
   config::load_options o;
-  o.config_dir = std::filesystem::path{root} / "config";
+  o.config_dir = testing::source_dir() / "config";
   o.environment = "test";
   o.variables = config::env_map{};
   o.database_url = url;

@@ -14,15 +14,16 @@
 #include "resources/store_execution.hpp"
 #include "resources/store_test_support.hpp"
 #include "tests/support/scratch_db.hpp"
+#include "tests/support/source_tree.hpp"
 
 #include <doctest/doctest.h>
 
-#include <cstdlib>
 #include <fstream>
 #include <functional>
-#include <sstream>
 #include <regex>
+#include <sstream>
 #include <string>
+#include <utility>
 #include <vector>
 
 using namespace tasker;
@@ -81,6 +82,15 @@ std::string uuid_array(const std::vector<ready_step>& steps) {
   for (const auto& s : steps)
     out += (out.size() > 1 ? "," : "") + s.step_uuid;
   return out + "}";
+}
+
+/// Rows of `table` this transaction updated, and how many of those updates
+/// were heap-only (same page, no new index entries).
+std::pair<int, int> updates_in_place(pqxx::work& tx, const std::string& table) {
+  auto row = tx.exec_params1("SELECT pg_stat_get_xact_tuples_updated($1::regclass),"
+                             " pg_stat_get_xact_tuples_hot_updated($1::regclass)",
+                             table);
+  return {row[0].as<int>(), row[1].as<int>()};
 }
 
 /// Creates `count` tasks started with their first steps enqueued, as the
@@ -252,10 +262,9 @@ TEST_CASE("starting a step rewrites its row in place, with no new index entries"
       "SELECT count(*) FILTER (WHERE started) FROM tasker_start_steps($1::uuid[])", ids);
   REQUIRE(started[0].as<int>() == 10);
   // This transaction's own counts: every row it updated, updated in place.
-  auto counts = tx.exec1("SELECT pg_stat_get_xact_tuples_updated('workflow_steps'::regclass),"
-                         " pg_stat_get_xact_tuples_hot_updated('workflow_steps'::regclass)");
-  CHECK(counts[0].as<int>() == 10);
-  CHECK(counts[1].as<int>() == 10);
+  auto [updated, in_place] = updates_in_place(tx, "workflow_steps");
+  CHECK(updated == 10);
+  CHECK(in_place == 10);
   tx.commit();
 }
 
@@ -269,17 +278,14 @@ TEST_CASE("completing a task rewrites its row in place, with no new index entrie
           CHECK(tx.exec1("SELECT count(*) FROM tasks WHERE current_state = 'complete'")[0]
                     .as<int>() == 10);
           // This transaction's own counts: the completions, updated in place.
-          auto counts = tx.exec1("SELECT pg_stat_get_xact_tuples_updated('tasks'::regclass),"
-                                 " pg_stat_get_xact_tuples_hot_updated('tasks'::regclass)");
-          CHECK(counts[0].as<int>() == 10);
-          CHECK(counts[1].as<int>() == 10);
+          auto [updated, in_place] = updates_in_place(tx, "tasks");
+          CHECK(updated == 10);
+          CHECK(in_place == 10);
         }).empty());
 }
 
 TEST_CASE("the bench's store path script takes its tasks through every transition") {
-  const char* root = std::getenv("TASKER_SOURCE_DIR");
-  REQUIRE_MESSAGE(root != nullptr, "TASKER_SOURCE_DIR is not set; run the tests through ctest");
-  std::ifstream in{std::string{root} + "/tools/bench/store_path.sql"};
+  std::ifstream in{testing::source_dir() / "tools" / "bench" / "store_path.sql"};
   REQUIRE(in.good());
   std::stringstream script;
   script << in.rdbuf();
