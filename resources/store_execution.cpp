@@ -257,4 +257,104 @@ std::vector<finalized_task> finalize_tasks(pqxx::transaction_base& tx, std::int3
   }));
 }
 
+namespace {
+
+// Reads a row of tasker_dispatch's kinds ('held', 'finalized', 'sent') from
+// columns 0-5 (kind, task, step, queue, to_state, sent); false for any other
+// kind.
+bool dispatch_row(const pqxx::row& row, dispatch_result& out) {
+  const auto kind = row[0].as<std::string>();
+  if (kind == "held")
+    out.held.push_back({row[1].as<std::string>(), row[2].as<std::string>(),
+                        row[3].as<std::string>()});
+  else if (kind == "finalized")
+    out.finalized.push_back({row[1].as<std::string>(), parse_task_state(row[4].as<std::string>())});
+  else if (kind == "sent")
+    out.sent = row[5].as<std::size_t>();
+  else
+    return false;
+  return true;
+}
+
+} // namespace
+
+dispatch_result dispatch_tasks(pqxx::transaction_base& tx, const std::vector<locked_task>& tasks,
+                               std::string_view node_id, const std::string& queue_suffix,
+                               bool finalize, int hold_seconds) {
+  dispatch_result out;
+  if (tasks.empty())
+    return out;
+  std::vector<std::string> ids, names;
+  for (const auto& t : tasks) {
+    ids.push_back(t.task_uuid);
+    names.push_back(t.task_name);
+  }
+  auto rows = detail::translating([&] {
+    return tx.exec_params("SELECT kind, task_uuid, workflow_step_uuid, queue_name, to_state, sent"
+                          " FROM tasker_dispatch($1::uuid[], $2::text[], NULL, $3, $4, $5, $6)",
+                          detail::pg_array(ids), detail::pg_array(names), std::string{node_id},
+                          queue_suffix, finalize, hold_seconds);
+  });
+  for (const auto& row : rows)
+    if (!dispatch_row(row, out))
+      throw std::logic_error("tasker_dispatch: unknown row kind " + row[0].as<std::string>());
+  return out;
+}
+
+created_and_dispatched create_start_and_dispatch(pqxx::transaction_base& tx,
+                                                 const nlohmann::json& requests,
+                                                 std::string_view node_id, bool start,
+                                                 const std::string& queue_suffix,
+                                                 int hold_seconds) {
+  created_and_dispatched out;
+  auto rows = detail::translating([&] {
+    return tx.exec_params("SELECT kind, task_uuid, workflow_step_uuid, queue_name, to_state, sent,"
+                          " duplicate"
+                          " FROM tasker_create_start_and_dispatch($1::jsonb, $2, $3, $4, $5)",
+                          requests.dump(), std::string{node_id}, start, queue_suffix,
+                          hold_seconds);
+  });
+  for (const auto& row : rows) {
+    if (dispatch_row(row, out.dispatch))
+      continue;
+    if (row[0].as<std::string>() != "created")
+      throw std::logic_error("tasker_create_start_and_dispatch: unknown row kind "
+                             + row[0].as<std::string>());
+    out.created.push_back({row[1].as<std::string>(), row[6].as<bool>()});
+  }
+  return out;
+}
+
+applied_and_dispatched apply_results_and_dispatch(pqxx::transaction_base& tx,
+                                                  const nlohmann::json& results,
+                                                  std::string_view node_id,
+                                                  const std::string& queue_suffix,
+                                                  int hold_seconds) {
+  applied_and_dispatched out;
+  if (results.is_array() && results.empty())
+    return out;
+  auto rows = detail::translating([&] {
+    return tx.exec_params("SELECT kind, task_uuid, workflow_step_uuid, queue_name, to_state, sent,"
+                          " ordinal, outcome, detail, touched, locked"
+                          " FROM tasker_apply_results_and_dispatch($1::jsonb, $2, $3, $4)",
+                          results.dump(), std::string{node_id}, queue_suffix, hold_seconds);
+  });
+  for (const auto& row : rows) {
+    if (dispatch_row(row, out.dispatch))
+      continue;
+    const auto kind = row[0].as<std::string>();
+    if (kind == "result") {
+      out.results.push_back({row[6].as<std::int32_t>(), row[2].as<std::string>(std::string{}),
+                             parse_outcome(row[7].as<std::string>()),
+                             row[8].as<std::string>(std::string{})});
+    } else if (kind == "touched") {
+      out.touched = row[9].as<std::size_t>();
+      out.locked = row[10].as<std::size_t>();
+    } else {
+      throw std::logic_error("tasker_apply_results_and_dispatch: unknown row kind " + kind);
+    }
+  }
+  return out;
+}
+
 } // namespace tasker::resources

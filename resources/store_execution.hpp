@@ -175,4 +175,66 @@ std::vector<finalized_task> finish_dispatch(pqxx::transaction_base& tx,
                                             const nlohmann::json& metadata,
                                             const std::vector<std::string>& tasks, bool finalize);
 
+/// A ready step a dispatch held back: the queue named by its namespace and
+/// the suffix does not exist.
+struct held_step {
+  std::string task_uuid; ///< its task
+  std::string step_uuid; ///< the step, left pending (or error) with its backoff moved ahead
+  std::string queue;     ///< the missing queue
+};
+
+/// What a dispatch did (tasker_dispatch).
+struct dispatch_result {
+  std::size_t sent = 0;                  ///< step messages sent
+  std::vector<held_step> held;           ///< steps whose queue does not exist
+  std::vector<finalized_task> finalized; ///< with finalization only
+};
+
+/// Sends the ready steps of `tasks` (rows this transaction holds locked) and
+/// finishes the dispatch, in one round trip (tasker_dispatch): builds each
+/// step message (docs/wire-protocol.md) from the step, inserts one batch per
+/// namespace queue (namespace_name + `queue_suffix`) with its notification,
+/// moves the sent steps to enqueued (history metadata names `node_id`; a step
+/// created enqueued only has its message sent), holds back the steps whose
+/// queue does not exist for `hold_seconds`, then settles the tasks'
+/// needs_attention flag and, with `finalize`, finalizes those that nothing can
+/// advance any more.
+dispatch_result dispatch_tasks(pqxx::transaction_base& tx, const std::vector<locked_task>& tasks,
+                               std::string_view node_id, const std::string& queue_suffix,
+                               bool finalize, int hold_seconds);
+
+/// What create_start_and_dispatch did.
+struct created_and_dispatched {
+  std::vector<created_task> created; ///< one per request, in request order
+  dispatch_result dispatch;          ///< of the tasks it started
+};
+
+/// create_and_start_tasks, then dispatch_tasks of the tasks it started
+/// (without finalization), in one round trip
+/// (tasker_create_start_and_dispatch). Throws store_error as create_tasks,
+/// leaving the transaction aborted.
+created_and_dispatched create_start_and_dispatch(pqxx::transaction_base& tx,
+                                                 const nlohmann::json& requests,
+                                                 std::string_view node_id, bool start,
+                                                 const std::string& queue_suffix,
+                                                 int hold_seconds);
+
+/// What apply_results_and_dispatch did.
+struct applied_and_dispatched {
+  std::vector<applied_result> results; ///< one per result, in batch order
+  std::size_t touched = 0;             ///< tasks whose steps changed state
+  std::size_t locked = 0;              ///< of those, locked and advanced by this call
+  dispatch_result dispatch;            ///< of the locked tasks, with finalization
+};
+
+/// apply_step_results_and_advance, then (when it locked fewer tasks than it
+/// touched) the claimers' wake-up, tasker_tasks_ready, on commit, then
+/// dispatch_tasks of the locked tasks with finalization, in one round trip
+/// (tasker_apply_results_and_dispatch).
+applied_and_dispatched apply_results_and_dispatch(pqxx::transaction_base& tx,
+                                                  const nlohmann::json& results,
+                                                  std::string_view node_id,
+                                                  const std::string& queue_suffix,
+                                                  int hold_seconds);
+
 } // namespace tasker::resources

@@ -69,15 +69,15 @@ nlohmann::json requests(int count, const std::string& tag) {
   return out;
 }
 
-std::vector<std::string> task_ids(const std::vector<locked_task>& tasks) {
-  std::vector<std::string> out;
-  for (const auto& t : tasks)
-    out.push_back(t.task_uuid);
-  return out;
-}
+/// A step a dispatch sent: its keys and the attempt its message starts.
+struct sent_step {
+  std::string task_uuid;
+  std::string step_uuid;
+  int attempt = 1;
+};
 
 /// The steps' keys as a uuid[] literal.
-std::string uuid_array(const std::vector<ready_step>& steps) {
+std::string uuid_array(const std::vector<sent_step>& steps) {
   std::string out = "{";
   for (const auto& s : steps)
     out += (out.size() > 1 ? "," : "") + s.step_uuid;
@@ -93,30 +93,51 @@ std::pair<int, int> updates_in_place(pqxx::work& tx, const std::string& table) {
   return {row[0].as<int>(), row[1].as<int>()};
 }
 
-/// Creates `count` tasks started with their first steps enqueued, as the
-/// request processor does; returns the enqueued steps.
-std::vector<ready_step> create_started(pqxx::connection& conn, int count, const std::string& tag) {
+/// The enqueued steps of `tasks`, read through each task's key.
+std::vector<sent_step> enqueued_steps(pqxx::work& tx, const std::vector<std::string>& tasks) {
+  auto rows = tx.exec_params("SELECT s.task_uuid, s.workflow_step_uuid, s.attempts + 1"
+                             " FROM unnest($1::uuid[]) t(id)"
+                             " CROSS JOIN LATERAL (SELECT * FROM workflow_steps s0"
+                             "   WHERE s0.task_uuid = t.id OFFSET 0) s"
+                             " WHERE s.current_state = 'enqueued'"
+                             " ORDER BY s.task_uuid, s.position",
+                             detail::pg_array(tasks));
+  std::vector<sent_step> out;
+  for (const auto& row : rows)
+    out.push_back({row[0].as<std::string>(), row[1].as<std::string>(), row[2].as<int>()});
+  return out;
+}
+
+/// Creates `count` tasks started with their first steps enqueued and sent, as
+/// the request processor does; returns the enqueued steps.
+std::vector<sent_step> create_started(pqxx::connection& conn, int count, const std::string& tag) {
   pqxx::work tx{conn};
-  auto batch = create_and_start_tasks(tx, requests(count, tag), node_id, true, queue_suffix);
-  REQUIRE(batch.started.size() == static_cast<std::size_t>(count));
-  finish_dispatch(tx, {}, nlohmann::json::object(), task_ids(batch.started), false);
+  auto made = create_start_and_dispatch(tx, requests(count, tag), node_id, true, queue_suffix, 30);
+  REQUIRE(made.created.size() == static_cast<std::size_t>(count));
+  CHECK(made.dispatch.sent == static_cast<std::size_t>(count));
+  std::vector<std::string> tasks;
+  for (const auto& t : made.created)
+    tasks.push_back(t.task_uuid);
+  auto steps = enqueued_steps(tx, tasks);
   tx.commit();
-  return batch.ready;
+  return steps;
 }
 
 /// Runs `steps` to completion as a worker and the result processor do, one
 /// hop: start, post success, apply and advance, dispatch the next steps,
 /// finalize; `before_commit` sees the result processor's transaction last.
-/// Returns the steps that became ready.
-std::vector<ready_step> complete_hop(pqxx::connection& conn, const std::vector<ready_step>& steps,
-                                     const std::function<void(pqxx::work&)>& before_commit = {}) {
+/// Returns the steps that became enqueued.
+std::vector<sent_step> complete_hop(pqxx::connection& conn, const std::vector<sent_step>& steps,
+                                    const std::function<void(pqxx::work&)>& before_commit = {}) {
   auto results = nlohmann::json::array();
+  std::vector<std::string> tasks;
   for (const auto& s : steps) {
     results.push_back({{"task_uuid", s.task_uuid},
                        {"step_uuid", s.step_uuid},
                        {"status", "success"},
-                       {"attempt", s.attempts + 1},
+                       {"attempt", s.attempt},
                        {"results", {{"ok", true}}}});
+    tasks.push_back(s.task_uuid);
   }
   {
     pqxx::work tx{conn};
@@ -127,18 +148,15 @@ std::vector<ready_step> complete_hop(pqxx::connection& conn, const std::vector<r
     tx.commit();
   }
   pqxx::work tx{conn};
-  auto applied = apply_step_results_and_advance(tx, results, node_id, queue_suffix);
+  auto applied = apply_results_and_dispatch(tx, results, node_id, queue_suffix, 30);
   for (const auto& r : applied.results)
     REQUIRE(r.outcome == result_outcome::completed);
-  std::vector<std::string> next;
-  for (const auto& s : applied.ready)
-    next.push_back(s.step_uuid);
-  finish_dispatch(tx, next, nlohmann::json{{"event", "enqueued"}}, task_ids(applied.locked),
-                  true);
+  auto next = enqueued_steps(tx, tasks);
+  CHECK(applied.dispatch.sent == next.size());
   if (before_commit)
     before_commit(tx);
   tx.commit();
-  return applied.ready;
+  return next;
 }
 
 /// One small batch through every hot statement: create and start, two hops,
@@ -220,7 +238,7 @@ TEST_CASE("plans made on empty tables read only a batch's own rows after a burst
 
   // A burst: 2,000 started tasks with their first steps enqueued, 500 of
   // them a hop further (first step complete, second enqueued).
-  std::vector<ready_step> burst;
+  std::vector<sent_step> burst;
   for (int i = 0; i < 20; ++i) {
     auto steps = create_started(setup, 100, "burst" + std::to_string(i));
     if (i < 5)

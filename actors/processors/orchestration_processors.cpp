@@ -2,17 +2,13 @@
 #include "actors/processors/processors.hpp"
 #include "actors/processors/step_dispatch.hpp"
 
-#include "messaging/queue_client.hpp"
-#include "messaging/wire.hpp"
 #include "resources/store_claims.hpp"
 #include "resources/store_execution.hpp"
-#include "resources/store_readiness.hpp"
 
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
 #include <limits>
-#include <map>
 
 namespace tasker::actors {
 
@@ -86,94 +82,28 @@ batch_outcome step_enqueuer::process_batch(pqxx::connection& conn, std::size_t m
   return {sent, true, std::nullopt};
 }
 
-dispatch_outcome dispatch_ready_steps(pqxx::transaction_base& tx,
-                                      const std::vector<resources::locked_task>& tasks,
-                                      const std::string& node_id,
-                                      const std::string& namespace_suffix, bool finalize) {
-  if (tasks.empty())
-    return {};
-  std::vector<std::string> task_ids;
-  for (const auto& t : tasks)
-    task_ids.push_back(t.task_uuid);
-  return dispatch_steps(tx, tasks, resources::ready_steps(tx, task_ids, namespace_suffix),
-                        node_id, namespace_suffix, finalize);
-}
-
-dispatch_outcome dispatch_steps(pqxx::transaction_base& tx,
-                                const std::vector<resources::locked_task>& tasks,
-                                std::vector<resources::ready_step> ready,
-                                const std::string& node_id, const std::string& namespace_suffix,
-                                bool finalize) {
-  if (tasks.empty())
-    return {};
-  std::vector<std::string> task_ids;
-  std::map<std::string, const resources::locked_task*> by_id;
-  for (const auto& t : tasks) {
-    task_ids.push_back(t.task_uuid);
-    by_id[t.task_uuid] = &t;
-  }
-
-  // One batch per target queue: the messages, and the step and task of each.
-  struct outgoing {
-    std::vector<nlohmann::json> messages;
-    std::vector<std::string> steps;
-    std::vector<std::string> tasks;
-    std::vector<bool> enqueued; // the step is enqueued already (created so)
-    bool exists = true;
-  };
-  std::map<std::string, outgoing> per_queue;
-  for (auto& s : ready) {
-    messaging::step_message m;
-    m.task_uuid = s.task_uuid;
-    m.step_uuid = s.step_uuid;
-    m.step_name = s.step_name;
-    m.handler = s.handler;
-    m.namespace_name = s.namespace_name;
-    m.task_name = by_id.at(s.task_uuid)->task_name;
-    m.inputs = s.inputs.is_object() ? std::move(s.inputs) : nlohmann::json::object();
-    m.dependency_results =
-        s.parent_results.is_object() ? std::move(s.parent_results) : nlohmann::json::object();
-    m.attempt = s.attempts + 1;
-    m.retry_limit = s.retry_limit;
-    m.timeout_seconds = s.timeout_seconds;
-    m.context = s.task_context.is_object() ? std::move(s.task_context) : nlohmann::json::object();
-    auto& out = per_queue[s.namespace_name + namespace_suffix];
-    out.messages.push_back(m.to_json());
-    out.steps.push_back(s.step_uuid);
-    out.tasks.push_back(s.task_uuid);
-    out.enqueued.push_back(s.state == resources::step_state::enqueued);
-    out.exists = s.queue_exists;
-  }
-
+void report_held(const std::vector<resources::held_step>& held) {
   // A namespace queue that does not exist (dropped, or a suffix no worker
   // uses) must not fail the batch, which would hold back every other task in
   // it and, on the result path, the results too. Its steps are held back
   // instead and the error names the queue; they are tried again after the
   // delay, so creating the queue (registering the template) lets them run.
-  // Whether it exists came with the ready steps, in the same statement.
-  std::vector<std::string> step_ids; // sent, to be moved to enqueued
-  std::vector<std::string> held;
-  std::size_t sent = 0;
-  for (const auto& [queue, out] : per_queue) {
-    if (!out.exists) {
-      for (std::size_t i = 0; i < out.steps.size(); ++i)
-        spdlog::error("enqueue: queue {} does not exist: step {} of task {} waits {} s and is "
-                      "tried again (create the queue, e.g. by registering the namespace's "
-                      "template, or check queues.namespace_suffix)",
-                      queue, out.steps[i], out.tasks[i], missing_queue_delay_seconds);
-      held.insert(held.end(), out.steps.begin(), out.steps.end());
-      continue;
-    }
-    messaging::queue_client::send_batch(tx, queue, out.messages);
-    sent += out.messages.size();
-    for (std::size_t i = 0; i < out.steps.size(); ++i)
-      if (!out.enqueued[i])
-        step_ids.push_back(out.steps[i]);
-  }
-  resources::defer_steps(tx, held, missing_queue_delay_seconds);
-  auto finalized = resources::finish_dispatch(
-      tx, step_ids, {{"event", "enqueued"}, {"node_id", node_id}}, task_ids, finalize);
-  return {sent, std::move(finalized)};
+  for (const auto& h : held)
+    spdlog::error("enqueue: queue {} does not exist: step {} of task {} waits {} s and is "
+                  "tried again (create the queue, e.g. by registering the namespace's "
+                  "template, or check queues.namespace_suffix)",
+                  h.queue, h.step_uuid, h.task_uuid, missing_queue_delay_seconds);
+}
+
+resources::dispatch_result dispatch_ready_steps(pqxx::transaction_base& tx,
+                                                const std::vector<resources::locked_task>& tasks,
+                                                const std::string& node_id,
+                                                const std::string& namespace_suffix,
+                                                bool finalize) {
+  auto out = resources::dispatch_tasks(tx, tasks, node_id, namespace_suffix, finalize,
+                                       missing_queue_delay_seconds);
+  report_held(out.held);
+  return out;
 }
 
 // -- task_finalizer -------------------------------------------------------------

@@ -326,18 +326,91 @@ TEST_CASE("a touched task another node has claimed is flagged for attention, as 
                         a[0].task_uuid)[0].as<bool>());
 }
 
-TEST_CASE("the ready steps read with applied results say when their namespace queue is "
-          "missing") {
+TEST_CASE("the step messages a dispatch sends carry every field of the wire protocol") {
+  pipeline p;
+  p.register_toml(diamond_toml("diamond", "retry_limit = 4\ntimeout_seconds = 45\n"
+                                          "[steps.inputs]\nkey = \"v\"\n"));
+  p.send_request(pipeline::request("diamond", {{"k", 1}}));
+  CHECK(p.run(executor_type::task_request_processor).items == 1);
+  // The messages as stored, by step name, taken from the queue.
+  auto take = [&] {
+    pqxx::work tx{p.conn};
+    std::map<std::string, nlohmann::json> out;
+    for (const auto& row : tx.exec("DELETE FROM tasker_mq.q_shop_queue RETURNING message"))
+      out[nlohmann::json::parse(row[0].c_str()).at("step_name")] =
+        nlohmann::json::parse(row[0].c_str());
+    tx.commit();
+    return out;
+  };
+  auto step = [&](const std::string& name) {
+    return p.scalar<std::string>("SELECT workflow_step_uuid::text FROM workflow_steps"
+                                 " WHERE name = '" + name + "'");
+  };
+  const auto task = p.scalar<std::string>("SELECT task_uuid::text FROM tasks");
+  auto expected = [&](const std::string& name, nlohmann::json parents, nlohmann::json inputs,
+                      nlohmann::json context) {
+    return nlohmann::json{{"task_uuid", task},
+                          {"step_uuid", step(name)},
+                          {"step_name", name},
+                          {"handler", "noop"},
+                          {"namespace", "shop"},
+                          {"task_name", "diamond"},
+                          {"inputs", std::move(inputs)},
+                          {"dependency_results", std::move(parents)},
+                          {"attempt", 1},
+                          {"retry_limit", 4},
+                          {"timeout_seconds", 45},
+                          {"context", std::move(context)}};
+  };
+  // Sent by the request processor, with the task's creation.
+  auto first = take();
+  REQUIRE(first.size() == 1);
+  CHECK(first["a"] == expected("a", nlohmann::json::object(), {{"key", "v"}}, {{"k", 1}}));
+  CHECK(messaging::parse_step_message(first["a"]).step_uuid == step("a"));
+
+  // Sent by the result processor. A stored value that is not an object
+  // travels as an empty object.
+  {
+    pqxx::work tx{p.conn};
+    tx.exec0("UPDATE workflow_steps SET inputs = '[1]' WHERE name = 'c'");
+    tx.commit();
+  }
+  p.post(pipeline::success(messaging::parse_step_message(first["a"]), {{"from", "a"}}));
+  CHECK(p.run(executor_type::step_result_processor).items == 1);
+  auto next = take();
+  REQUIRE(next.size() == 2);
+  const nlohmann::json parents{{"a", {{"from", "a"}}}};
+  CHECK(next["b"] == expected("b", parents, {{"key", "v"}}, {{"k", 1}}));
+  CHECK(next["c"] == expected("c", parents, nlohmann::json::object(), {{"k", 1}}));
+}
+
+TEST_CASE("a result batch holds back the next steps whose namespace queue is missing and "
+          "names them") {
   pipeline p;
   auto steps = diamond_first_steps(p);
   REQUIRE(steps.size() == 1);
   pqxx::work tx{p.conn};
-  auto out = resources::apply_step_results_and_advance(
+  auto out = resources::apply_results_and_dispatch(
       tx, nlohmann::json::array({pipeline::success(steps[0], {{"v", 1}}).to_json()}), p.node,
-      "_nowhere");
-  REQUIRE(out.ready.size() == 2);
-  CHECK_FALSE(out.ready[0].queue_exists);
-  CHECK_FALSE(out.ready[1].queue_exists);
+      "_nowhere", 30);
+  REQUIRE(out.results.size() == 1);
+  CHECK(out.results[0].outcome == resources::result_outcome::completed);
+  CHECK(out.touched == 1);
+  CHECK(out.locked == 1);
+  CHECK(out.dispatch.sent == 0);
+  REQUIRE(out.dispatch.held.size() == 2);
+  for (const auto& h : out.dispatch.held) {
+    CHECK(h.queue == "shop_nowhere");
+    CHECK(h.task_uuid == steps[0].task_uuid);
+  }
+  CHECK(tx.exec_params1("SELECT count(*) FROM workflow_steps WHERE task_uuid = $1"
+                        " AND current_state = 'pending' AND backoff_until > now() + interval '20 s'"
+                        " AND workflow_step_uuid = ANY ($2::uuid[])",
+                        steps[0].task_uuid,
+                        "{" + out.dispatch.held[0].step_uuid + "," + out.dispatch.held[1].step_uuid +
+                          "}")[0]
+          .as<int>() == 2);
+  CHECK(tx.exec1("SELECT count(*) FROM tasker_mq.q_shop_queue")[0].as<int>() == 0);
 }
 
 TEST_CASE("a ready step's JSON form is checked field by field") {

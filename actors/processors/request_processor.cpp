@@ -105,10 +105,12 @@ std::optional<batch_outcome> task_request_processor::run_batch(pqxx::connection&
   for (const auto& r : requests)
     wire.push_back(resources::to_json(r));
   if (!requests.empty() && !careful) {
-    resources::created_batch made;
+    // Creates, starts and sends the first steps in one call. The tasks left
+    // to the claim path have raised tasker_tasks_ready.
+    resources::created_and_dispatched made;
     try {
-      made = resources::create_and_start_tasks(tx, wire, node_id_, start_on_creation_,
-                                               namespace_suffix_);
+      made = resources::create_start_and_dispatch(tx, wire, node_id_, start_on_creation_,
+                                                  namespace_suffix_, missing_queue_delay_seconds);
     } catch (const resources::store_error&) {
       tx.abort(); // the messages are back in the queue for the careful pass
       return std::nullopt;
@@ -116,9 +118,7 @@ std::optional<batch_outcome> task_request_processor::run_batch(pqxx::connection&
     for (const auto& t : made.created)
       count(t);
     done = ids;
-    // The tasks left to the claim path have raised tasker_tasks_ready.
-    if (!made.started.empty())
-      dispatch_steps(tx, made.started, std::move(made.ready), node_id_, namespace_suffix_);
+    report_held(made.dispatch.held);
   } else if (!requests.empty()) {
     // This transaction wakes the claimers itself, only for what it leaves them
     // (0015_quiet_start.sql); transaction-local, so it survives the savepoints.

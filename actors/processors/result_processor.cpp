@@ -38,10 +38,13 @@ batch_outcome step_result_processor::process_batch(pqxx::connection& conn, std::
     batch.push_back(std::move(r));
 
   // Task rows before step rows, in a fixed order (as enqueuers and claimers);
-  // then the tasks whose steps changed state are locked for advancing
-  // and their ready steps read, all in one call.
-  auto applied =
-      resources::apply_step_results_and_advance(tx, batch, node_id_, namespace_suffix_);
+  // then the tasks whose steps changed state are locked for advancing, their
+  // next steps sent and what nothing can advance any more finalized, all in
+  // one call. What the batch cannot advance (another transaction holds the
+  // task, or another node's live claim) is left to the claim path, which the
+  // call wakes.
+  auto applied = resources::apply_results_and_dispatch(tx, batch, node_id_, namespace_suffix_,
+                                                       missing_queue_delay_seconds);
   // Every consumed result is applied, recognised as a repeat or archived:
   // one the store did not answer for would be lost, so the batch rolls back.
   if (applied.results.size() != parsed.items.size())
@@ -62,18 +65,9 @@ batch_outcome step_result_processor::process_batch(pqxx::connection& conn, std::
       ++applied_;
     }
   }
-
-  if (applied.touched > 0) {
-    // What this batch cannot advance (another transaction holds the task, or
-    // another node's live claim) is left to the claim path: wake it.
-    if (applied.locked.size() < applied.touched)
-      tx.exec_params("SELECT pg_notify($1, '')", std::string{tasks_ready_channel});
-    // Sends the next steps, then finalizes what nothing can advance any more.
-    auto out = dispatch_steps(tx, applied.locked, std::move(applied.ready), node_id_,
-                              namespace_suffix_, /*finalize=*/true);
-    dispatched_ += out.sent;
-    finalized_ += out.finalized.size();
-  }
+  report_held(applied.dispatch.held);
+  dispatched_ += applied.dispatch.sent;
+  finalized_ += applied.dispatch.finalized.size();
 
   if (!invalid.empty())
     archived_ += messaging::archive_refused(tx, queue_, parsed);
