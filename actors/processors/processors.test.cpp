@@ -382,6 +382,26 @@ TEST_CASE("the step messages a dispatch sends carry every field of the wire prot
   const nlohmann::json parents{{"a", {{"from", "a"}}}};
   CHECK(next["b"] == expected("b", parents, {{"key", "v"}}, {{"k", 1}}));
   CHECK(next["c"] == expected("c", parents, nlohmann::json::object(), {{"k", 1}}));
+  // The enqueued transition the dispatch wrote: the step row, and its history
+  // with the previous row no longer the current one.
+  const auto b = step("b");
+  pqxx::work tx{p.conn};
+  auto h = tx.exec_params("SELECT t.from_state, t.to_state, t.most_recent, t.metadata->>'event',"
+                          " t.metadata->>'node_id', s.in_process, s.current_state"
+                          " FROM workflow_step_transitions t JOIN workflow_steps s"
+                          " USING (workflow_step_uuid) WHERE s.workflow_step_uuid = $1"
+                          " ORDER BY t.sort_key",
+                          b);
+  REQUIRE(h.size() == 2);
+  CHECK(h[0][1].as<std::string>() == "pending");
+  CHECK_FALSE(h[0][2].as<bool>());
+  CHECK(h[1][0].as<std::string>() == "pending");
+  CHECK(h[1][1].as<std::string>() == "enqueued");
+  CHECK(h[1][2].as<bool>());
+  CHECK(h[1][3].as<std::string>() == "enqueued");
+  CHECK(h[1][4].as<std::string>() == p.node);
+  CHECK(h[1][5].as<bool>());
+  CHECK(h[1][6].as<std::string>() == "enqueued");
 }
 
 TEST_CASE("a result batch holds back the next steps whose namespace queue is missing and "

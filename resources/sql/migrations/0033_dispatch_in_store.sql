@@ -15,8 +15,11 @@
 -- or of the steps a task's creation enqueued) as docs/wire-protocol.md
 -- describes it: inputs, dependency_results and context are objects ({} when
 -- the stored value is not), attempt is the attempt the message starts.
+-- STABLE, as jsonb_build_object is: a function declared more strictly than
+-- its body is not inlined, and a SQL function that is not inlined plans its
+-- body again in every statement that calls it.
 CREATE FUNCTION tasker_step_message(r jsonb, p_task_name text) RETURNS jsonb
-LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+LANGUAGE sql STABLE PARALLEL SAFE AS $$
   SELECT jsonb_build_object(
     'task_uuid', r->'task_uuid',
     'step_uuid', r->'workflow_step_uuid',
@@ -52,10 +55,17 @@ RETURNS TABLE (kind text, task_uuid uuid, workflow_step_uuid uuid, queue_name te
                to_state text, sent integer)
 LANGUAGE plpgsql AS $$
 DECLARE
-  q record;
+  ns text;
+  msgs jsonb[];
+  nss text[];
   n_sent integer := 0;
-  moving uuid[] := '{}';
-  held uuid[] := '{}';
+  held uuid[];
+  moving uuid[];
+  ids uuid[];
+  curs text[];
+  done uuid[] := '{}';
+  done_states text[] := '{}';
+  rest uuid[];
 BEGIN
   IF coalesce(cardinality(p_tasks), 0) = 0 THEN
     RETURN QUERY SELECT 'sent'::text, NULL::uuid, NULL::uuid, NULL::text, NULL::text, 0;
@@ -64,52 +74,111 @@ BEGIN
   IF p_ready IS NULL THEN
     p_ready := ARRAY(SELECT r.obj FROM tasker_ready_step_objects(p_tasks, p_suffix) r(obj));
   END IF;
-  -- One batch per queue, in the order of the ready steps (per task, in the
-  -- template's order); the queues in name order.
-  FOR q IN
-    SELECT x.r->>'namespace_name' || p_suffix AS queue,
-           bool_and(coalesce((x.r->>'queue_exists')::boolean, true)) AS present,
-           array_agg(tasker_step_message(x.r, tn.name) ORDER BY x.n) AS messages,
-           array_agg((x.r->>'workflow_step_uuid')::uuid ORDER BY x.n) AS steps,
-           array_agg((x.r->>'task_uuid')::uuid ORDER BY x.n) AS tasks,
-           coalesce(array_agg((x.r->>'workflow_step_uuid')::uuid ORDER BY x.n)
-                      FILTER (WHERE x.r->>'current_state' <> 'enqueued'), '{}') AS moving
+  -- The messages of the steps whose queue exists, in the order of the ready
+  -- steps (per task, in the template's order), built here, where the plan is
+  -- kept; the inserts below name their queue, so each is planned at every
+  -- call and is kept to the least a plan needs.
+  SELECT coalesce(array_agg(tasker_step_message(x.r, tn.name) ORDER BY x.n), '{}'),
+         coalesce(array_agg(x.r->>'namespace_name' ORDER BY x.n), '{}')
+    INTO msgs, nss
     FROM unnest(p_ready) WITH ORDINALITY AS x(r, n)
     LEFT JOIN unnest(p_tasks, p_task_names) AS tn(t, name)
       ON tn.t = (x.r->>'task_uuid')::uuid
-    GROUP BY 1
-    ORDER BY 1
-  LOOP
-    IF q.present THEN
-      -- The queue exists (tasker_mq.meta), so its name is a valid one.
-      EXECUTE format('INSERT INTO tasker_mq.%I (vt, message)'
-                     ' SELECT clock_timestamp(), m.message'
-                     ' FROM unnest($1::jsonb[]) WITH ORDINALITY AS m(message, n) ORDER BY m.n',
-                     'q_' || q.queue)
-        USING q.messages;
-      PERFORM pg_notify('tasker_mq_' || q.queue, q.queue);
-      n_sent := n_sent + cardinality(q.messages);
-      moving := moving || q.moving;
-    ELSE
-      held := held || q.steps;
-      RETURN QUERY SELECT 'held'::text, x.t, x.s, q.queue, NULL::text, NULL::integer
-        FROM unnest(q.tasks, q.steps) AS x(t, s);
-    END IF;
+   WHERE coalesce((x.r->>'queue_exists')::boolean, true);
+  -- One batch per queue; a batch names one namespace almost always.
+  FOR ns IN SELECT DISTINCT u.ns FROM unnest(nss) AS u(ns) LOOP
+    -- The queue exists (tasker_mq.meta), so its name is a valid one.
+    EXECUTE format('INSERT INTO tasker_mq.%I (vt, message)'
+                   ' SELECT clock_timestamp(), m.message'
+                   ' FROM unnest($1::jsonb[]) WITH ORDINALITY AS m(message, n) ORDER BY m.n',
+                   'q_' || ns || p_suffix)
+      USING CASE WHEN ns = ALL (nss) THEN msgs
+                 ELSE ARRAY(SELECT u.m FROM unnest(msgs, nss) WITH ORDINALITY AS u(m, s, n)
+                            WHERE u.s = ns ORDER BY u.n) END;
+    PERFORM pg_notify('tasker_mq_' || ns || p_suffix, ns || p_suffix);
   END LOOP;
+  n_sent := cardinality(msgs);
+  -- The sent steps that were not created enqueued move to enqueued; the
+  -- steps whose queue is missing are held back.
+  SELECT coalesce(array_agg((x.r->>'workflow_step_uuid')::uuid)
+                    FILTER (WHERE coalesce((x.r->>'queue_exists')::boolean, true)
+                              AND x.r->>'current_state' <> 'enqueued'), '{}'),
+         coalesce(array_agg((x.r->>'workflow_step_uuid')::uuid)
+                    FILTER (WHERE NOT coalesce((x.r->>'queue_exists')::boolean, true)), '{}')
+    INTO moving, held
+    FROM unnest(p_ready) AS x(r);
   IF cardinality(held) > 0 THEN
     UPDATE workflow_steps s
        SET backoff_until = now() + make_interval(secs => p_hold_seconds), updated_at = now()
      WHERE s.workflow_step_uuid = ANY (held) AND s.current_state IN ('pending', 'error');
+    RETURN QUERY SELECT 'held'::text, (x.r->>'task_uuid')::uuid,
+                        (x.r->>'workflow_step_uuid')::uuid,
+                        (x.r->>'namespace_name') || p_suffix, NULL::text, NULL::integer
+      FROM unnest(p_ready) WITH ORDINALITY AS x(r, n)
+     WHERE NOT coalesce((x.r->>'queue_exists')::boolean, true)
+     ORDER BY x.n;
   END IF;
-  RETURN QUERY SELECT 'finalized'::text, f.task_uuid, NULL::uuid, NULL::text, f.to_state,
-                      NULL::integer
-    FROM tasker_finish_dispatch(moving,
-                                jsonb_build_object('event', 'enqueued', 'node_id', p_node_id),
-                                p_tasks, p_finalize) f;
+  -- The enqueued transition, written here: every step was ready (pending,
+  -- or error for a retry) when it was read under its task's lock, which this
+  -- transaction holds. Locked in key order, as every writer of steps locks.
+  IF cardinality(moving) > 0 THEN
+    SELECT coalesce(array_agg(l.id ORDER BY l.id), '{}'),
+           coalesce(array_agg(l.cur ORDER BY l.id), '{}')
+      INTO ids, curs
+      FROM (SELECT s.workflow_step_uuid AS id, s.current_state AS cur FROM workflow_steps s
+             WHERE s.workflow_step_uuid = ANY (moving)
+             ORDER BY s.workflow_step_uuid FOR UPDATE) l;
+    IF cardinality(ids) <> cardinality(moving) OR NOT ('enqueued' <> ALL (curs))
+       OR EXISTS (SELECT 1 FROM unnest(curs) c WHERE c NOT IN ('pending', 'error')) THEN
+      RAISE EXCEPTION 'dispatch: a step to enqueue is missing or not waiting to start'
+        USING ERRCODE = 'TK001';
+    END IF;
+    WITH previous AS (
+      UPDATE workflow_step_transitions st SET most_recent = false
+       WHERE st.workflow_step_uuid = ANY (ids) AND st.most_recent
+      RETURNING st.workflow_step_uuid, st.sort_key
+    )
+    INSERT INTO workflow_step_transitions
+        (workflow_step_uuid, from_state, to_state, metadata, sort_key, most_recent)
+      SELECT x.id, x.cur, 'enqueued', jsonb_build_object('event', 'enqueued', 'node_id', p_node_id),
+             coalesce(p.sort_key, 0) + 1, true
+      FROM unnest(ids, curs) AS x(id, cur)
+      LEFT JOIN previous p ON p.workflow_step_uuid = x.id;
+    UPDATE workflow_steps s
+       SET current_state = 'enqueued', in_process = true, processed = false, updated_at = now()
+     WHERE s.workflow_step_uuid = ANY (ids);
+  END IF;
+  -- Then finalization (with p_finalize) and the attention flag of the rest,
+  -- as tasker_finish_dispatch does.
+  IF p_finalize THEN
+    SELECT coalesce(array_agg(f.task_uuid), '{}'), coalesce(array_agg(f.to_state), '{}')
+      INTO done, done_states
+      FROM tasker_finalize_given_tasks(p_tasks) f;
+    RETURN QUERY SELECT 'finalized'::text, x.t, NULL::uuid, NULL::text, x.s, NULL::integer
+      FROM unnest(done, done_states) AS x(t, s);
+  END IF;
+  rest := CASE WHEN cardinality(done) = 0 THEN p_tasks
+               ELSE ARRAY(SELECT u FROM unnest(p_tasks) u WHERE NOT (u = ANY (done))) END;
+  IF cardinality(rest) > 0 THEN
+    -- tasker_settle_attention's statement.
+    UPDATE tasks t SET needs_attention = v.attention
+      FROM (SELECT x.task_uuid, st.found IS NOT NULL OR fl.found IS NULL AS attention
+            FROM tasks x
+            LEFT JOIN LATERAL (SELECT true AS found FROM startable_workflow_steps r
+                               WHERE r.task_uuid = x.task_uuid LIMIT 1) st ON true
+            LEFT JOIN LATERAL (SELECT true AS found FROM workflow_steps s
+                               WHERE s.task_uuid = x.task_uuid AND s.in_process LIMIT 1) fl ON true
+            WHERE x.task_uuid = ANY (rest)) v
+     WHERE t.task_uuid = ANY (rest) AND t.task_uuid = v.task_uuid
+       AND t.needs_attention IS DISTINCT FROM v.attention;
+  END IF;
   RETURN QUERY SELECT 'sent'::text, NULL::uuid, NULL::uuid, NULL::text, NULL::text, n_sent;
 END
 $$;
-ALTER FUNCTION tasker_dispatch SET plan_cache_mode = force_generic_plan;
+-- Its statements read and write the rows they are given, by their keys, with
+-- the settings of the functions whose statements it took in.
+ALTER FUNCTION tasker_dispatch SET plan_cache_mode = force_generic_plan
+  SET enable_seqscan = off SET enable_hashjoin = on SET enable_mergejoin = off;
 
 -- The request processor's batch: tasker_create_and_start_tasks, then the
 -- dispatch of the tasks it started. Rows: kind 'created' (ordinal, task,
