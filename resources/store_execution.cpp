@@ -237,20 +237,6 @@ std::vector<finalized_task> finalized_rows(const pqxx::result& rows) {
 
 } // namespace
 
-std::vector<finalized_task> finish_dispatch(pqxx::transaction_base& tx,
-                                            const std::vector<std::string>& enqueued_steps,
-                                            const nlohmann::json& metadata,
-                                            const std::vector<std::string>& tasks, bool finalize) {
-  if (enqueued_steps.empty() && tasks.empty())
-    return {};
-  return finalized_rows(detail::translating([&] {
-    return tx.exec_params("SELECT task_uuid, to_state FROM tasker_finish_dispatch($1::uuid[],"
-                          " $2::jsonb, $3::uuid[], $4::boolean)",
-                          detail::pg_array(enqueued_steps), metadata.dump(),
-                          detail::pg_array(tasks), finalize);
-  }));
-}
-
 std::vector<finalized_task> finalize_tasks(pqxx::transaction_base& tx, std::int32_t limit) {
   return finalized_rows(detail::translating([&] {
     return tx.exec_params("SELECT task_uuid, to_state FROM tasker_finalize_tasks($1)", limit);

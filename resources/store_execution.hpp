@@ -163,18 +163,6 @@ struct finalized_task {
 /// more (all steps complete → complete; blocked by failures → error).
 std::vector<finalized_task> finalize_tasks(pqxx::transaction_base& tx, std::int32_t limit);
 
-/// What follows the sends of a dispatch, in one round trip
-/// (tasker_finish_dispatch): moves `enqueued_steps` to enqueued with
-/// `metadata` (as transition_steps), recomputes tasks.needs_attention of
-/// `tasks` (locked by the caller; tasker_settle_attention) and, with
-/// `finalize`, finalizes those of `tasks` that are in progress and that
-/// nothing can advance any more (tasker_finalize_given_tasks), returning them;
-/// empty otherwise.
-std::vector<finalized_task> finish_dispatch(pqxx::transaction_base& tx,
-                                            const std::vector<std::string>& enqueued_steps,
-                                            const nlohmann::json& metadata,
-                                            const std::vector<std::string>& tasks, bool finalize);
-
 /// A ready step a dispatch held back: the queue named by its namespace and
 /// the suffix does not exist.
 struct held_step {

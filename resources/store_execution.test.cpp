@@ -72,46 +72,53 @@ TEST_CASE("an in-progress step with no attempts left is rescued to error, not pe
   CHECK(done[0].to == task_state::error);
 }
 
-TEST_CASE("finishing a dispatch enqueues the sent steps, settles attention and finalizes") {
+TEST_CASE("a dispatch sends the ready steps, enqueues them, settles attention and finalizes") {
   testing::scratch_db db;
   auto conn = db.connect();
   pqxx::work tx{conn};
+  tx.exec("SELECT tasker_mq.create_queue('shop_queue')");
   auto sending = test::make_task(tx, test::flat_template("two", 2));
   auto done = test::make_task(tx, test::flat_template("one", 1));
   transition_tasks(tx, {sending, done}, task_state::in_progress);
   auto s = test::step_ids(tx, sending);
   auto d = test::step_ids(tx, done);
   test::complete_steps(tx, {d["s0"]});
+  tx.exec0("UPDATE tasks SET needs_attention = true");
   auto attention = [&](const std::string& task) {
     return tx.exec_params1("SELECT needs_attention FROM tasks WHERE task_uuid = $1", task)[0]
         .as<bool>();
   };
+  const std::vector<locked_task> tasks{{sending, "shop", "two"}, {done, "shop", "one"}};
 
-  // Without finalize: the sent steps are enqueued with the metadata, and the
-  // task whose every step is now in flight needs no attention.
-  auto finalized = finish_dispatch(tx, {s["s0"], s["s1"]}, {{"event", "enqueued"}},
-                                   {sending, done}, false);
-  CHECK(finalized.empty());
+  // Without finalization: the ready steps are sent and enqueued, with history
+  // naming the node, and the task whose every step is now in flight needs no
+  // attention.
+  auto out = dispatch_tasks(tx, tasks, "node-x", "_queue", false, 30);
+  CHECK(out.sent == 2);
+  CHECK(out.held.empty());
+  CHECK(out.finalized.empty());
+  CHECK(tx.exec1("SELECT count(*) FROM tasker_mq.q_shop_queue")[0].as<int>() == 2);
   CHECK(current_step_state(tx, s["s0"]) == step_state::enqueued);
   CHECK(current_step_state(tx, s["s1"]) == step_state::enqueued);
-  CHECK(tx.exec_params1("SELECT metadata->>'event' FROM workflow_step_transitions"
-                        " WHERE workflow_step_uuid = $1 AND most_recent",
-                        s["s0"])[0]
-            .as<std::string>()
-        == "enqueued");
+  auto meta = tx.exec_params1("SELECT metadata->>'event', metadata->>'node_id', from_state"
+                              " FROM workflow_step_transitions"
+                              " WHERE workflow_step_uuid = $1 AND most_recent",
+                              s["s0"]);
+  CHECK(meta[0].as<std::string>() == "enqueued");
+  CHECK(meta[1].as<std::string>() == "node-x");
+  CHECK(meta[2].as<std::string>() == "pending");
   CHECK_FALSE(attention(sending));
   CHECK(current_task_state(tx, done) == task_state::in_progress);
 
-  // With finalize: the task with every step complete is finalized, the other
-  // one is left in progress.
-  finalized = finish_dispatch(tx, {}, {{"event", "enqueued"}}, {sending, done}, true);
-  REQUIRE(finalized.size() == 1);
-  CHECK(finalized[0].task_uuid == done);
-  CHECK(finalized[0].to == task_state::complete);
+  // With finalization: the task with every step complete is finalized, the
+  // other one is left in progress; nothing is ready, so nothing is sent.
+  out = dispatch_tasks(tx, tasks, "node-x", "_queue", true, 30);
+  CHECK(out.sent == 0);
+  REQUIRE(out.finalized.size() == 1);
+  CHECK(out.finalized[0].task_uuid == done);
+  CHECK(out.finalized[0].to == task_state::complete);
   CHECK(current_task_state(tx, sending) == task_state::in_progress);
-
-  // An illegal move fails the call as transition_steps would.
-  CHECK_THROWS_AS(finish_dispatch(tx, {d["s0"]}, {}, {done}, false), store_error);
+  CHECK(tx.exec1("SELECT count(*) FROM tasker_mq.q_shop_queue")[0].as<int>() == 2);
 }
 
 TEST_CASE("a worker's start moves only its enqueued steps, with one history row each") {

@@ -10,6 +10,13 @@
 -- (or finalizes) the tasks. The request and result processors call it from
 -- the functions that create or advance their batch, so their whole batch is
 -- one statement between reading its messages and the commit.
+--
+-- tasker_dispatch writes the enqueued transition and the attention update
+-- itself, where tasker_finish_dispatch called the generic transition and
+-- tasker_settle_attention (both dropped: nothing else calls them). In a
+-- transaction of one result each nested PL/pgSQL call costs tens of
+-- microseconds, and the generic transition checks again what the dispatch
+-- knows (the steps are ready under their tasks' locks).
 
 -- The step message of a ready step (an object of tasker_ready_step_objects,
 -- or of the steps a task's creation enqueued) as docs/wire-protocol.md
@@ -148,8 +155,7 @@ BEGIN
        SET current_state = 'enqueued', in_process = true, processed = false, updated_at = now()
      WHERE s.workflow_step_uuid = ANY (ids);
   END IF;
-  -- Then finalization (with p_finalize) and the attention flag of the rest,
-  -- as tasker_finish_dispatch does.
+  -- Then finalization (with p_finalize) and the attention flag of the rest.
   IF p_finalize THEN
     SELECT coalesce(array_agg(f.task_uuid), '{}'), coalesce(array_agg(f.to_state), '{}')
       INTO done, done_states
@@ -160,7 +166,7 @@ BEGIN
   rest := CASE WHEN cardinality(done) = 0 THEN p_tasks
                ELSE ARRAY(SELECT u FROM unnest(p_tasks) u WHERE NOT (u = ANY (done))) END;
   IF cardinality(rest) > 0 THEN
-    -- tasker_settle_attention's statement.
+    -- A task needs attention when it has a startable step or nothing in flight.
     UPDATE tasks t SET needs_attention = v.attention
       FROM (SELECT x.task_uuid, st.found IS NOT NULL OR fl.found IS NULL AS attention
             FROM tasks x
@@ -179,6 +185,11 @@ $$;
 -- the settings of the functions whose statements it took in.
 ALTER FUNCTION tasker_dispatch SET plan_cache_mode = force_generic_plan
   SET enable_seqscan = off SET enable_hashjoin = on SET enable_mergejoin = off;
+
+-- What followed the sends of a dispatch (0018, 0022, 0030) is part of
+-- tasker_dispatch.
+DROP FUNCTION tasker_finish_dispatch(uuid[], jsonb, uuid[], boolean);
+DROP FUNCTION tasker_settle_attention(uuid[]);
 
 -- The request processor's batch: tasker_create_and_start_tasks, then the
 -- dispatch of the tasks it started. Rows: kind 'created' (ordinal, task,
