@@ -73,6 +73,8 @@ DECLARE
   done uuid[] := '{}';
   done_states text[] := '{}';
   rest uuid[];
+  busy uuid[];
+  idle uuid[];
 BEGIN
   IF coalesce(cardinality(p_tasks), 0) = 0 THEN
     RETURN QUERY SELECT 'sent'::text, NULL::uuid, NULL::uuid, NULL::text, NULL::text, 0;
@@ -111,9 +113,14 @@ BEGIN
                     FILTER (WHERE coalesce((x.r->>'queue_exists')::boolean, true)
                               AND x.r->>'current_state' <> 'enqueued'), '{}'),
          coalesce(array_agg((x.r->>'workflow_step_uuid')::uuid)
-                    FILTER (WHERE NOT coalesce((x.r->>'queue_exists')::boolean, true)), '{}')
-    INTO moving, held
+                    FILTER (WHERE NOT coalesce((x.r->>'queue_exists')::boolean, true)), '{}'),
+         coalesce(array_agg(DISTINCT (x.r->>'task_uuid')::uuid)
+                    FILTER (WHERE coalesce((x.r->>'queue_exists')::boolean, true)), '{}')
+    INTO moving, held, busy
     FROM unnest(p_ready) AS x(r);
+  -- The tasks are locked and settled below: the attention trigger stands
+  -- aside for this function's updates of their steps.
+  PERFORM set_config('tasker.settling_attention', 'on', true);
   IF cardinality(held) > 0 THEN
     UPDATE workflow_steps s
        SET backoff_until = now() + make_interval(secs => p_hold_seconds), updated_at = now()
@@ -155,11 +162,16 @@ BEGIN
        SET current_state = 'enqueued', in_process = true, processed = false, updated_at = now()
      WHERE s.workflow_step_uuid = ANY (ids);
   END IF;
+  PERFORM set_config('tasker.settling_attention', 'off', true);
   -- Then finalization (with p_finalize) and the attention flag of the rest.
-  IF p_finalize THEN
+  -- A task this call sent a step of has that step in flight: it cannot be
+  -- finalized, and is not asked.
+  idle := CASE WHEN cardinality(busy) = 0 THEN p_tasks
+               ELSE ARRAY(SELECT u FROM unnest(p_tasks) u WHERE NOT (u = ANY (busy))) END;
+  IF p_finalize AND cardinality(idle) > 0 THEN
     SELECT coalesce(array_agg(f.task_uuid), '{}'), coalesce(array_agg(f.to_state), '{}')
       INTO done, done_states
-      FROM tasker_finalize_given_tasks(p_tasks) f;
+      FROM tasker_finalize_given_tasks(idle) f;
     RETURN QUERY SELECT 'finalized'::text, x.t, NULL::uuid, NULL::text, x.s, NULL::integer
       FROM unnest(done, done_states) AS x(t, s);
   END IF;
