@@ -247,6 +247,10 @@ TEST_CASE("a non-retryable failure fails the step for good at the first attempt"
   p.run(executor_type::step_result_processor);
   CHECK(p.scalar<bool>("SELECT NOT retryable FROM workflow_steps"));
   CHECK(p.task_state() == "error"); // finalized with the result
+  CHECK(p.scalar<std::string>("SELECT from_state || ' ' || (metadata->>'reason')"
+                              " FROM task_transitions WHERE most_recent")
+        == "in_progress blocked_by_failures");
+  CHECK_FALSE(p.scalar<bool>("SELECT complete FROM tasks"));
   p.claim_and_enqueue();
   CHECK(p.take_steps().empty());
 }
