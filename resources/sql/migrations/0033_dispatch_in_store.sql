@@ -16,8 +16,7 @@
 -- tasker_settle_attention (both dropped: nothing else calls them). In a
 -- transaction of one result each nested PL/pgSQL call costs tens of
 -- microseconds, and the generic transition checks again what the dispatch
--- knows (the steps are ready under their tasks' locks). Finalization is
--- written there too, for the same reasons.
+-- knows (the steps are ready under their tasks' locks).
 
 -- The step message of a ready step (an object of tasker_ready_step_objects,
 -- or of the steps a task's creation enqueued) as docs/wire-protocol.md
@@ -169,41 +168,12 @@ BEGIN
   -- finalized, and is not asked.
   idle := CASE WHEN cardinality(busy) = 0 THEN p_tasks
                ELSE ARRAY(SELECT u FROM unnest(p_tasks) u WHERE NOT (u = ANY (busy))) END;
-  -- Finalization is decided as tasker_finalize_given_tasks decides it (a task
-  -- in progress with nothing in flight, ready or backing off is complete when
-  -- every step is, in error when failures block it) and written here: the
-  -- tasks are locked by this transaction, and in_progress may move to either.
   IF p_finalize AND cardinality(idle) > 0 THEN
-    SELECT coalesce(array_agg(x.task_uuid ORDER BY x.task_uuid), '{}'),
-           coalesce(array_agg(CASE x.status WHEN 'all_complete' THEN 'complete' ELSE 'error' END
-                              ORDER BY x.task_uuid), '{}')
+    SELECT coalesce(array_agg(f.task_uuid), '{}'), coalesce(array_agg(f.to_state), '{}')
       INTO done, done_states
-      FROM tasker_task_execution_contexts(idle) x
-     WHERE x.task_state = 'in_progress' AND x.enqueued_steps + x.in_progress_steps = 0
-       AND x.ready_steps + x.backing_off_steps = 0
-       AND x.status IN ('all_complete', 'blocked_by_failures');
-    IF cardinality(done) > 0 THEN
-      WITH previous AS (
-        UPDATE task_transitions tt SET most_recent = false
-         WHERE tt.task_uuid = ANY (done) AND tt.most_recent
-        RETURNING tt.task_uuid, tt.sort_key
-      )
-      INSERT INTO task_transitions
-          (task_uuid, from_state, to_state, metadata, sort_key, most_recent)
-        SELECT x.t, 'in_progress', x.s,
-               CASE x.s WHEN 'complete' THEN '{"event": "finalized"}'::jsonb
-                        ELSE '{"event": "finalized", "reason": "blocked_by_failures"}'::jsonb END,
-               coalesce(p.sort_key, 0) + 1, true
-        FROM unnest(done, done_states) AS x(t, s)
-        LEFT JOIN previous p ON p.task_uuid = x.t;
-      UPDATE tasks t
-         SET current_state = done_states[array_position(done, t.task_uuid)],
-             complete = done_states[array_position(done, t.task_uuid)] = 'complete',
-             updated_at = now()
-       WHERE t.task_uuid = ANY (done);
-      RETURN QUERY SELECT 'finalized'::text, x.t, NULL::uuid, NULL::text, x.s, NULL::integer
-        FROM unnest(done, done_states) AS x(t, s);
-    END IF;
+      FROM tasker_finalize_given_tasks(idle) f;
+    RETURN QUERY SELECT 'finalized'::text, x.t, NULL::uuid, NULL::text, x.s, NULL::integer
+      FROM unnest(done, done_states) AS x(t, s);
   END IF;
   rest := CASE WHEN cardinality(done) = 0 THEN p_tasks
                ELSE ARRAY(SELECT u FROM unnest(p_tasks) u WHERE NOT (u = ANY (done))) END;
