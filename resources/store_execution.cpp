@@ -86,42 +86,6 @@ std::vector<locked_task> start_new_tasks(pqxx::transaction_base& tx,
   return tasks_for_node(tx, "tasker_start_new_tasks", task_uuids, node_id);
 }
 
-created_batch create_and_start_tasks(pqxx::transaction_base& tx, const nlohmann::json& requests,
-                                     std::string_view node_id, bool start,
-                                     const std::string& queue_suffix) {
-  created_batch out;
-  if (requests.is_array() && requests.empty())
-    return out;
-  auto rows = detail::translating([&] {
-    return tx.exec_params("SELECT ordinal, task_uuid, duplicate, namespace_name, task_name, ready"
-                          " FROM tasker_create_and_start_tasks($1::jsonb, $2, $3, $4)",
-                          requests.dump(), std::string{node_id}, start, queue_suffix);
-  });
-  for (const auto& row : rows) {
-    if (!row[0].is_null())
-      out.created.push_back({row[1].as<std::string>(), row[2].as<bool>()});
-    else if (!row[5].is_null())
-      out.ready.push_back(ready_step_from_json(nlohmann::json::parse(row[5].c_str())));
-    else
-      out.started.push_back(
-          {row[1].as<std::string>(), row[3].as<std::string>(), row[4].as<std::string>()});
-  }
-  return out;
-}
-
-void defer_steps(pqxx::transaction_base& tx, const std::vector<std::string>& step_uuids,
-                 int seconds) {
-  if (step_uuids.empty())
-    return;
-  detail::translating([&] {
-    return tx.exec_params(
-        "UPDATE workflow_steps SET backoff_until = now() + make_interval(secs => $2::integer),"
-        " updated_at = now()"
-        " WHERE workflow_step_uuid = ANY ($1::uuid[]) AND current_state IN ('pending', 'error')",
-        detail::pg_array(step_uuids), seconds);
-  });
-}
-
 namespace {
 
 constexpr result_outcome all_outcomes[] = {result_outcome::completed, result_outcome::retrying,

@@ -60,36 +60,10 @@ std::vector<locked_task> start_new_tasks(pqxx::transaction_base& tx,
                                          const std::vector<std::string>& task_uuids,
                                          std::string_view node_id);
 
-/// What create_and_start_tasks did.
-struct created_batch {
-  std::vector<created_task> created; ///< one per request, in request order
-  std::vector<locked_task> started;  ///< new tasks started by this transaction
-  std::vector<ready_step> ready;     ///< the ready steps of `started`
-};
-
-/// In one call (tasker_create_and_start_tasks): creates the tasks of
-/// `requests` (the wire JSON array, as create_tasks) and, with `start`, when
-/// start_new_tasks would start them, creates them in_progress with their root
-/// steps enqueued (where the queue exists) and returns those steps, then the
-/// other ready ones (each saying whether its queue namespace_name +
-/// `queue_suffix` exists). With
-/// `start`, new tasks left to the claim path raise tasker_tasks_ready, and no
-/// other insert of this transaction does. Throws store_error as create_tasks,
-/// leaving the transaction aborted.
-created_batch create_and_start_tasks(pqxx::transaction_base& tx, const nlohmann::json& requests,
-                                     std::string_view node_id, bool start,
-                                     const std::string& queue_suffix);
-
 /// Locks up to `limit` unfinished tasks claimed by `node_id`, skipping rows
 /// another transaction holds, so concurrent enqueuers never share a task.
 std::vector<locked_task> lock_claimed_tasks(pqxx::transaction_base& tx, std::string_view node_id,
                                             std::int32_t limit);
-
-/// Holds back the listed steps that are waiting to start (pending or error)
-/// for `seconds`: they stay startable but are not ready until then, so claims
-/// and enqueuers pass over them (one UPDATE of backoff_until).
-void defer_steps(pqxx::transaction_base& tx, const std::vector<std::string>& step_uuids,
-                 int seconds);
 
 /// What applying one step result did.
 enum class result_outcome {
@@ -197,9 +171,13 @@ struct created_and_dispatched {
   dispatch_result dispatch;          ///< of the tasks it started
 };
 
-/// create_and_start_tasks, then dispatch_tasks of the tasks it started
-/// (without finalization), in one round trip
-/// (tasker_create_start_and_dispatch). Throws store_error as create_tasks,
+/// In one round trip (tasker_create_start_and_dispatch): creates the tasks of
+/// `requests` (the wire JSON array, as create_tasks) and, with `start`, when
+/// start_new_tasks would start them, creates them in_progress with their root
+/// steps enqueued (where the queue namespace_name + `queue_suffix` exists),
+/// then dispatch_tasks of the tasks it started (without finalization). With
+/// `start`, new tasks left to the claim path raise tasker_tasks_ready, and no
+/// other insert of this transaction does. Throws store_error as create_tasks,
 /// leaving the transaction aborted.
 created_and_dispatched create_start_and_dispatch(pqxx::transaction_base& tx,
                                                  const nlohmann::json& requests,

@@ -142,7 +142,7 @@ BEGIN
       FROM (SELECT s.workflow_step_uuid AS id, s.current_state AS cur FROM workflow_steps s
              WHERE s.workflow_step_uuid = ANY (moving)
              ORDER BY s.workflow_step_uuid FOR UPDATE) l;
-    IF cardinality(ids) <> cardinality(moving) OR NOT ('enqueued' <> ALL (curs))
+    IF cardinality(ids) <> cardinality(moving)
        OR EXISTS (SELECT 1 FROM unnest(curs) c WHERE c NOT IN ('pending', 'error')) THEN
       RAISE EXCEPTION 'dispatch: a step to enqueue is missing or not waiting to start'
         USING ERRCODE = 'TK001';
