@@ -119,61 +119,6 @@ std::string_view to_string(result_outcome outcome) noexcept {
   return "unknown";
 }
 
-namespace {
-
-std::vector<applied_result> applied_rows(pqxx::transaction_base& tx, const char* function,
-                                         const nlohmann::json& results) {
-  std::vector<applied_result> out;
-  if (results.is_array() && results.empty())
-    return out;
-  auto rows = detail::translating([&] {
-    return tx.exec_params(std::string{"SELECT ordinal, workflow_step_uuid, outcome, detail FROM "}
-                              + function + "($1::jsonb)",
-                          results.dump());
-  });
-  out.reserve(rows.size());
-  for (const auto& row : rows)
-    out.push_back({row[0].as<std::int32_t>(), row[1].as<std::string>(std::string{}),
-                   parse_outcome(row[2].as<std::string>()), row[3].as<std::string>(std::string{})});
-  return out;
-}
-
-} // namespace
-
-std::vector<applied_result> apply_step_results(pqxx::transaction_base& tx,
-                                               const nlohmann::json& results) {
-  return applied_rows(tx, "tasker_apply_step_results", results);
-}
-
-applied_batch apply_step_results_and_advance(pqxx::transaction_base& tx,
-                                             const nlohmann::json& results,
-                                             std::string_view node_id,
-                                             const std::string& queue_suffix) {
-  applied_batch out;
-  if (results.is_array() && results.empty())
-    return out;
-  auto rows = detail::translating([&] {
-    return tx.exec_params("SELECT ordinal, workflow_step_uuid, outcome, detail, task_uuid,"
-                          " namespace_name, task_name, ready, touched"
-                          " FROM tasker_apply_step_results_and_advance($1::jsonb, $2, $3)",
-                          results.dump(), std::string{node_id}, queue_suffix);
-  });
-  for (const auto& row : rows) {
-    if (!row[8].is_null())
-      out.touched = row[8].as<std::size_t>();
-    else if (!row[7].is_null())
-      out.ready.push_back(ready_step_from_json(nlohmann::json::parse(row[7].c_str())));
-    else if (!row[4].is_null())
-      out.locked.push_back(
-          {row[4].as<std::string>(), row[5].as<std::string>(), row[6].as<std::string>()});
-    else
-      out.results.push_back({row[0].as<std::int32_t>(), row[1].as<std::string>(std::string{}),
-                             parse_outcome(row[2].as<std::string>()),
-                             row[3].as<std::string>(std::string{})});
-  }
-  return out;
-}
-
 std::vector<rescued_step> rescue_stale_steps(pqxx::transaction_base& tx, std::int32_t limit) {
   auto rows = detail::translating([&] {
     return tx.exec_params("SELECT workflow_step_uuid, task_uuid, from_state, to_state"

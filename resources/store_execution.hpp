@@ -86,35 +86,6 @@ struct applied_result {
   std::string detail;                                 ///< why, for duplicate/stale/unknown_step
 };
 
-/// Applies `results` (a JSON array of wire step_result objects) with one
-/// function call; see tasker_apply_step_results for the rules (attempt and
-/// state checks make a repeated or late result a no-op). Results come back in
-/// batch order.
-std::vector<applied_result> apply_step_results(pqxx::transaction_base& tx,
-                                               const nlohmann::json& results);
-
-/// What apply_step_results_and_advance did.
-struct applied_batch {
-  std::vector<applied_result> results; ///< one per result, in batch order
-  std::vector<locked_task> locked;     ///< touched tasks now locked for advancing
-  std::vector<ready_step> ready;       ///< the ready steps of `locked`, as ready_steps gives them
-  std::size_t touched = 0;             ///< tasks whose steps changed state
-};
-
-/// Locks the tasks `results` name in a fixed order, waiting for rows other
-/// transactions hold (task uuids that are not uuids are ignored), applies the
-/// results as apply_step_results does, then locks the tasks whose steps
-/// completed, failed or will be retried and that carry no live claim of
-/// another node, skipping rows another transaction holds, and reads the
-/// ready steps of the tasks it locked (each saying whether the queue
-/// namespace_name + `queue_suffix` exists): one round trip
-/// (tasker_apply_step_results_and_advance). `touched - locked.size()` tasks
-/// are left to the claim path.
-applied_batch apply_step_results_and_advance(pqxx::transaction_base& tx,
-                                             const nlohmann::json& results,
-                                             std::string_view node_id,
-                                             const std::string& queue_suffix);
-
 /// A step moved by the rescue sweep.
 struct rescued_step {
   std::string step_uuid;                  ///< the step
@@ -193,10 +164,18 @@ struct applied_and_dispatched {
   dispatch_result dispatch;            ///< of the locked tasks, with finalization
 };
 
-/// apply_step_results_and_advance, then (when it locked fewer tasks than it
-/// touched) the claimers' wake-up, tasker_tasks_ready, on commit, then
-/// dispatch_tasks of the locked tasks with finalization, in one round trip
-/// (tasker_apply_results_and_dispatch).
+/// Applies `results` (a JSON array of wire step_result objects) and advances
+/// what they touched, in one round trip (tasker_apply_results_and_dispatch):
+/// locks the tasks the results name in a fixed order, waiting for rows other
+/// transactions hold (task uuids that are not uuids are ignored); classifies
+/// each result against its step (attempt and state checks make a repeated or
+/// late result a no-op; only the first applicable result of a step in the
+/// batch applies) and applies it; locks the tasks whose steps completed,
+/// failed or will be retried and that carry no live claim of another node,
+/// skipping rows another transaction holds (the others are flagged for
+/// attention and the claimers woken, tasker_tasks_ready, on commit); then
+/// dispatches the locked tasks as dispatch_tasks does, with finalization.
+/// Results come back in batch order.
 applied_and_dispatched apply_results_and_dispatch(pqxx::transaction_base& tx,
                                                   const nlohmann::json& results,
                                                   std::string_view node_id,

@@ -1,7 +1,8 @@
 #pragma once
-/// The retry backoff of a failed step, as plain code. tasker_apply_step_results
-/// (0004_execution.sql) computes the same formula in SQL; this mirror lets
-/// tools and tests reason about delays without a database.
+/// The retry backoff of a failed step, as plain code.
+/// tasker_apply_results_and_dispatch (0034_flat_processor_calls.sql) computes
+/// the same formula in SQL; this mirror lets tools and tests reason about
+/// delays without a database.
 
 #include "messaging/task_template.hpp"
 

@@ -138,7 +138,9 @@ TEST_CASE("applying results classifies unknown steps, repeats in a batch and sta
   auto unknown = ok;
   unknown["step_uuid"] = "00000000-0000-4000-8000-0000000000ff";
   pqxx::work tx{p.conn};
-  auto applied = resources::apply_step_results(tx, nlohmann::json::array({stale, ok, ok, unknown}));
+  auto applied = resources::apply_results_and_dispatch(
+                   tx, nlohmann::json::array({stale, ok, ok, unknown}), p.node, "_queue", 30)
+                   .results;
   REQUIRE(applied.size() == 4);
   CHECK(applied[0].outcome == resources::result_outcome::stale);
   CHECK(contains(applied[0].detail, "attempt 7"));
@@ -149,7 +151,7 @@ TEST_CASE("applying results classifies unknown steps, repeats in a batch and sta
   CHECK(contains(applied[3].detail, "0000000000ff"));
 }
 
-TEST_CASE("applying results locks the touched tasks that this node may advance and reads their "
+TEST_CASE("applying results locks the touched tasks that this node may advance and sends their "
           "ready steps") {
   pipeline p;
   auto steps = diamond_first_steps(p, 2);
@@ -174,47 +176,46 @@ TEST_CASE("applying results locks the touched tasks that this node may advance a
       c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
     return s;
   }();
-  auto out = resources::apply_step_results_and_advance(
-      tx, nlohmann::json::array({stale, first, upper}), p.node, "_queue");
+  auto out = resources::apply_results_and_dispatch(
+      tx, nlohmann::json::array({stale, first, upper}), p.node, "_queue", 30);
   REQUIRE(out.results.size() == 3);
   CHECK(out.results[0].outcome == resources::result_outcome::stale);
   CHECK(out.results[1].outcome == resources::result_outcome::completed);
   CHECK(out.results[2].outcome == resources::result_outcome::completed);
   CHECK(out.touched == 2);
-  REQUIRE(out.locked.size() == 1);
-  CHECK(out.locked[0].task_uuid == steps[0].task_uuid);
-  CHECK(out.locked[0].namespace_name == "shop");
-  CHECK(out.locked[0].task_name == "diamond");
-  // The locked task's ready steps, b and c, with a's results as their parents'.
-  REQUIRE(out.ready.size() == 2);
-  for (const auto& r : out.ready) {
-    CHECK(r.task_uuid == steps[0].task_uuid);
-    CHECK(r.namespace_name == "shop");
-    CHECK(r.handler == "noop");
-    CHECK(r.state == resources::step_state::pending);
-    CHECK(r.attempts == 0);
-    CHECK(r.queue_exists);
-    CHECK(r.parent_results == nlohmann::json{{"a", {{"v", 1}}}});
+  CHECK(out.locked == 1);
+  // The locked task's ready steps, b and c, went out in the template's order
+  // with a's results as their parents'; nothing of the task claimed elsewhere.
+  CHECK(out.dispatch.sent == 2);
+  CHECK(out.dispatch.held.empty());
+  CHECK(out.dispatch.finalized.empty());
+  auto sent = tx.exec("SELECT message FROM tasker_mq.q_shop_queue ORDER BY msg_id");
+  REQUIRE(sent.size() == 2);
+  std::vector<std::string> names;
+  for (const auto& row : sent) {
+    auto m = messaging::parse_step_message(nlohmann::json::parse(row[0].c_str()));
+    CHECK(m.task_uuid == steps[0].task_uuid);
+    CHECK(m.dependency_results == nlohmann::json{{"a", {{"v", 1}}}});
+    CHECK(m.attempt == 1);
+    names.push_back(m.step_name);
   }
-  CHECK(out.ready[0].step_name == "b");
-  CHECK(out.ready[1].step_name == "c");
-  // As resources::ready_steps gives them, field for field.
-  auto direct = resources::ready_steps(tx, {steps[0].task_uuid}, std::string{"_queue"});
-  REQUIRE(direct.size() == 2);
-  CHECK(direct[0].step_uuid == out.ready[0].step_uuid);
-  CHECK(direct[1].step_uuid == out.ready[1].step_uuid);
-  CHECK(direct[0].inputs == out.ready[0].inputs);
-  CHECK(direct[0].task_context == out.ready[0].task_context);
-  CHECK(direct[0].retry_limit == out.ready[0].retry_limit);
-  CHECK(direct[0].timeout_seconds == out.ready[0].timeout_seconds);
+  CHECK(names == std::vector<std::string>{"b", "c"});
+  CHECK(tx.exec_params1("SELECT count(*) FROM workflow_steps WHERE task_uuid = $1"
+                        " AND current_state = 'enqueued'",
+                        steps[0].task_uuid)[0]
+          .as<int>() == 2);
+  CHECK(tx.exec_params1("SELECT count(*) FROM workflow_steps WHERE task_uuid = $1"
+                        " AND current_state = 'enqueued'",
+                        steps[1].task_uuid)[0]
+          .as<int>() == 0);
 
-  // Nothing applied, nothing locked, nothing ready.
-  auto again = resources::apply_step_results_and_advance(tx, nlohmann::json::array({stale}),
-                                                         p.node, "_queue");
+  // Nothing applied, nothing locked, nothing sent.
+  auto again =
+    resources::apply_results_and_dispatch(tx, nlohmann::json::array({stale}), p.node, "_queue", 30);
   REQUIRE(again.results.size() == 1);
   CHECK(again.touched == 0);
-  CHECK(again.locked.empty());
-  CHECK(again.ready.empty());
+  CHECK(again.locked == 0);
+  CHECK(again.dispatch.sent == 0);
 }
 
 TEST_CASE("a result batch that sends the next steps leaves its task row as it was; a task "
@@ -310,11 +311,12 @@ TEST_CASE("a touched task another node has claimed is flagged for attention, as 
   tx.exec_params0("UPDATE tasks SET claimed_by = 'elsewhere', claimed_at = now(),"
                   " needs_attention = false WHERE task_uuid = $1",
                   a[0].task_uuid);
-  auto out = resources::apply_step_results_and_advance(
+  auto out = resources::apply_results_and_dispatch(
       tx, nlohmann::json::array({pipeline::success(a[0], {{"v", 1}}).to_json()}), p.node,
-      "_queue");
+      "_queue", 30);
   CHECK(out.touched == 1);
-  CHECK(out.locked.empty());
+  CHECK(out.locked == 0);
+  CHECK(out.dispatch.sent == 0);
   CHECK(tx.exec_params1("SELECT needs_attention FROM tasks WHERE task_uuid = $1",
                         a[0].task_uuid)[0].as<bool>());
   // Outside such a batch the trigger flags the task as before.
@@ -431,6 +433,56 @@ TEST_CASE("a result batch holds back the next steps whose namespace queue is mis
                           "}")[0]
           .as<int>() == 2);
   CHECK(tx.exec1("SELECT count(*) FROM tasker_mq.q_shop_queue")[0].as<int>() == 0);
+}
+
+TEST_CASE("a new task whose namespace queue is missing starts with its root held back and "
+          "named; the rest of the batch goes out") {
+  pipeline p;
+  p.register_toml(diamond_toml());
+  p.register_toml("namespace = \"ghost\"\nname = \"lonely\"\nversion = \"1.0.0\"\n"
+                  "[[steps]]\nname = \"g\"\nhandler = \"noop\"\n"
+                  "[[steps]]\nname = \"h\"\nhandler = \"noop\"\n"
+                  "[[steps]]\nname = \"i\"\nhandler = \"noop\"\ndepends_on = [\"g\"]\n");
+  auto ghost = pipeline::request("lonely", {{"i", 2}});
+  ghost["namespace"] = "ghost";
+  ghost["request_id"] = "00000000-0000-4000-8000-000000000002";
+  pqxx::work tx{p.conn};
+  auto made = resources::create_start_and_dispatch(
+      tx, nlohmann::json::array({pipeline::request("diamond", {{"i", 1}}), ghost}), p.node, true,
+      "_queue", 30);
+  REQUIRE(made.created.size() == 2);
+  CHECK_FALSE(made.created[0].duplicate);
+  CHECK_FALSE(made.created[1].duplicate);
+  // The shop task's root went out; the ghost task's two roots are held, in
+  // the template's order, and its third step waits for its parent.
+  CHECK(made.dispatch.sent == 1);
+  REQUIRE(made.dispatch.held.size() == 2);
+  auto step = [&](const std::string& name) {
+    return tx.exec_params1("SELECT workflow_step_uuid::text FROM workflow_steps WHERE name = $1",
+                           name)[0]
+      .as<std::string>();
+  };
+  CHECK(made.dispatch.held[0].step_uuid == step("g"));
+  CHECK(made.dispatch.held[1].step_uuid == step("h"));
+  for (const auto& h : made.dispatch.held) {
+    CHECK(h.queue == "ghost_queue");
+    CHECK(h.task_uuid == made.created[1].task_uuid);
+  }
+  CHECK(tx.exec1("SELECT count(*) FROM workflow_steps WHERE name IN ('g', 'h')"
+                 " AND current_state = 'pending' AND backoff_until > now() + interval '20 s'")[0]
+          .as<int>() == 2);
+  CHECK(tx.exec1("SELECT current_state FROM workflow_steps WHERE name = 'a'")[0].as<std::string>()
+        == "enqueued");
+  CHECK(tx.exec1("SELECT count(*) FROM tasker_mq.q_shop_queue")[0].as<int>() == 1);
+  // Both tasks started; the held one is left to the claim path's attention.
+  CHECK(tx.exec_params1("SELECT current_state || '/' || needs_attention FROM tasks"
+                        " WHERE task_uuid = $1",
+                        made.created[1].task_uuid)[0]
+          .as<std::string>() == "in_progress/true");
+  CHECK(tx.exec_params1("SELECT current_state || '/' || needs_attention FROM tasks"
+                        " WHERE task_uuid = $1",
+                        made.created[0].task_uuid)[0]
+          .as<std::string>() == "in_progress/false");
 }
 
 TEST_CASE("a ready step's JSON form is checked field by field") {
