@@ -40,7 +40,10 @@ caf::behavior worker_actor(caf::stateful_actor<worker_state>* self, worker_optio
     [=](batch_atom) {
       auto& st = self->state;
       try {
-        if (st.loop->run_batch() == 0)
+        // A claim that read fewer messages than it asked for emptied the
+        // queue: a later send wakes the group, so the actor waits for it
+        // rather than reading the queue again at once.
+        if (st.loop->run_batch() == 0 || !st.loop->last_claim_full())
           st.loop->wait_for_work();
       } catch (const std::exception& e) {
         // Nothing uncommitted is lost (see worker_loop.hpp); dying lets the
@@ -140,6 +143,7 @@ caf::behavior supervisor_actor(caf::stateful_actor<supervisor_state>* self, work
       out.namespace_name = s.opts.namespace_name;
       out.queue = s.queue;
       out.workers = static_cast<std::uint32_t>(live());
+      out.claims = s.counters->claims;
       out.steps_run = s.counters->steps_run;
       out.failures = s.counters->failures;
       out.duplicates = s.counters->duplicates;

@@ -39,6 +39,7 @@ struct worker_group_status {
   std::string namespace_name; ///< the namespace served
   std::string queue;          ///< the queue consumed
   std::uint32_t workers = 0;  ///< worker actors alive
+  std::uint64_t claims = 0;   ///< reads of the queue, empty ones included
   std::uint64_t steps_run = 0;
   std::uint64_t failures = 0;
   std::uint64_t duplicates = 0;
@@ -52,7 +53,7 @@ struct worker_group_status {
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, worker_group_status& x) {
   return f(caf::meta::type_name("tasker.worker_group_status"), x.namespace_name, x.queue,
-           x.workers, x.steps_run, x.failures, x.duplicates, x.archived, x.errors, x.restarts,
+           x.workers, x.claims, x.steps_run, x.failures, x.duplicates, x.archived, x.errors, x.restarts,
            x.stopping);
 }
 

@@ -727,6 +727,46 @@ TEST_CASE_FIXTURE(worker_fixture, "a worker actor claims one step while it does 
   CHECK(queue_length(ns_queue) == 0);
 }
 
+TEST_CASE_FIXTURE(worker_fixture, "an actor whose claim read fewer messages than it asked for "
+                                  "waits for the next send instead of reading the queue again") {
+  auto o = options(1);
+  o.batch_size = 8;
+  // Sends and rings wake the actor; its fallback poll is longer than any
+  // pause below (and short enough for the group to stop promptly at the end).
+  o.poll_interval = 5s;
+  start(o);
+  // Quick steps grow the claim: claims of one and two read full batches and
+  // are read again at once, and the next reads none.
+  std::vector<messaging::step_template> quick(3);
+  for (std::size_t i = 0; i < quick.size(); ++i) {
+    quick[i].name = "q" + std::to_string(i);
+    quick[i].handler = "noop";
+  }
+  send(enqueue_task(quick));
+  REQUIRE(eventually([&] { return status().steps_run == 3; }));
+  // Once the actor waits, its count stands still (a notification that came
+  // while it was reading may have woken it once more for nothing).
+  auto settled = status().claims;
+  for (int i = 0; i < 20; ++i) {
+    std::this_thread::sleep_for(300ms);
+    const auto now = status().claims;
+    if (now == settled)
+      break;
+    settled = now;
+  }
+  CHECK(settled >= 3);
+  // One message for a claim of four: read once, then the actor waits.
+  send(enqueue_one("noop"));
+  REQUIRE(eventually([&] { return status().steps_run == 4; }));
+  std::this_thread::sleep_for(300ms);
+  CHECK(status().claims == settled + 1);
+  // The next send wakes it.
+  send(enqueue_one("noop"));
+  REQUIRE(eventually([&] { return status().steps_run == 5; }));
+  std::this_thread::sleep_for(300ms);
+  CHECK(status().claims == settled + 2);
+}
+
 TEST_CASE_FIXTURE(worker_fixture, "a graceful stop finishes the current step and posts its "
                                   "result before the group exits") {
   auto msgs = enqueue_one("sleep", {{"ms", 1500}});

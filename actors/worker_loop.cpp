@@ -175,6 +175,7 @@ std::vector<step_worker::claimed_step> step_worker::claim_batch() {
                                   "of namespace " + opts_.namespace_name + " to create it)",
                                   e.query(), e.sqlstate().c_str());
     }
+    ++counters_->claims;
     for (const auto& row : rows) {
       if (!row[0].is_null()) {
         claimed_message m;
@@ -191,11 +192,12 @@ std::vector<step_worker::claimed_step> step_worker::claim_batch() {
       }
     }
   }
+  last_claim_full_ = msgs.size() == batch;
   if (msgs.empty())
     return {};
   std::sort(msgs.begin(), msgs.end(),
             [](const auto& x, const auto& y) { return x.row.msg_id < y.row.msg_id; });
-  if (msgs.size() == batch)
+  if (last_claim_full_)
     doorbell_->ring(); // more may be waiting: an idle actor of the group reads too
   std::vector<messaging::archive_entry> invalid;       // still in the queue
   std::vector<messaging::archive_entry> invalid_taken; // consumed by the claim

@@ -31,6 +31,7 @@ namespace tasker::actors {
 /// Totals of a worker group, shared by its actors (updated lock-free so a
 /// status query never waits for a worker busy in a step).
 struct worker_counters {
+  std::atomic<std::uint64_t> claims{0};     ///< reads of the queue, empty ones included
   std::atomic<std::uint64_t> steps_run{0};  ///< handlers run, results posted
   std::atomic<std::uint64_t> failures{0};   ///< of those, failed results
   std::atomic<std::uint64_t> duplicates{0}; ///< messages deleted: step not enqueued
@@ -81,6 +82,13 @@ public:
   /// again later.
   std::size_t run_batch();
 
+  /// Whether the last claim read as many messages as it asked for: only then
+  /// may more be waiting. After a claim that read fewer, the queue was empty
+  /// of visible messages, and a later send raises a notification (kept on
+  /// the group's connection while no actor listens), so the actor waits for
+  /// work instead of reading the queue again.
+  bool last_claim_full() const noexcept { return last_claim_full_; }
+
   /// Blocks until a send to the queue is notified, another actor of the group
   /// rang (it read a full batch), or the poll interval passed.
   void wait_for_work();
@@ -108,6 +116,7 @@ private:
   messaging::worker_info info_;
   std::string queue_;
   pqxx::connection work_;
+  bool last_claim_full_ = false;
   std::shared_ptr<work_doorbell> doorbell_;
   std::string claim_statement_; ///< the claim's prepared statement on work_
   claim_size claim_size_;
