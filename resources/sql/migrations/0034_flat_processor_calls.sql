@@ -232,6 +232,8 @@ BEGIN
          coalesce(array_agg(r.workflow_step_uuid) FILTER (WHERE NOT r.queue_exists), '{}'),
          coalesce(array_agg(DISTINCT r.task_uuid) FILTER (WHERE r.queue_exists), '{}')
     INTO ready, msgs, nss, moving, held, busy
+    -- (the window function keeps each object computed once per step: the
+    -- message function is inlined, and would otherwise compute it per field)
     FROM (SELECT row_number() OVER () AS n, x.task_name, x.namespace_name,
                  x.workflow_step_uuid, x.task_uuid, x.current_state, x.queue_exists,
                  to_jsonb(x) - 'task_name' AS obj
@@ -642,7 +644,10 @@ BEGIN
                       -- stand in (0029).
                       CROSS JOIN LATERAL (SELECT * FROM workflow_steps s0
                                            WHERE s0.task_uuid = t.task_uuid OFFSET 0) s
-                     WHERE t.task_uuid = ANY (new_tasks) AND s.current_state = 'enqueued') x) r;
+                     WHERE t.task_uuid = ANY (new_tasks) AND s.current_state = 'enqueued') x
+            -- computed once per step: the message function is inlined, and
+            -- would otherwise compute each field's object again
+            OFFSET 0) r;
     -- A task none of whose roots was created enqueued has a missing queue:
     -- its ready roots are held back (or sent, when the queue appeared since).
     IF tasks_enqueued < tasks_with_steps THEN
@@ -670,7 +675,8 @@ BEGIN
                         JOIN named_tasks nt ON nt.named_task_uuid = t.named_task_uuid
                         CROSS JOIN LATERAL (SELECT * FROM startable_workflow_steps r1
                                              WHERE r1.task_uuid = t.task_uuid OFFSET 0) r0
-                       WHERE t.task_uuid = ANY (new_tasks) AND r0.ready) x) r;
+                       WHERE t.task_uuid = ANY (new_tasks) AND r0.ready) x
+              OFFSET 0) r;
     END IF;
     FOR ns IN SELECT DISTINCT u.ns FROM unnest(nss) AS u(ns) LOOP
       -- The queue exists (tasker_mq.meta), so its name is a valid one.
