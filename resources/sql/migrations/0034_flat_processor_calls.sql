@@ -1,4 +1,4 @@
--- The result processor's call is one function.
+-- The processors' calls are single functions.
 --
 -- tasker_apply_results_and_dispatch (0033) applied a batch through a chain
 -- of PL/pgSQL functions: the batch's apply-and-advance, which called the
@@ -386,9 +386,9 @@ ALTER FUNCTION tasker_apply_results_and_dispatch SET plan_cache_mode = force_gen
 -- (tasker_claim_path_has_ready_task) was a SQL function whose body is not
 -- inlined (a function body with a subquery never is), so it was planned at
 -- every call: 0.4 ms of a 3.1 ms call for one request. Here it is a statement
--- of its own, planned once per connection. tasker_create_tasks and
--- tasker_dispatch stay for their other callers (the operator's task creation,
--- the enqueuer).
+-- of its own, planned once per connection. tasker_dispatch stays for the
+-- enqueuer; the operator's tasker_create_tasks becomes this call without the
+-- start (below).
 CREATE OR REPLACE FUNCTION tasker_create_start_and_dispatch(p_requests jsonb, p_node_id text,
                                                             p_start boolean, p_suffix text,
                                                             p_hold_seconds integer)
