@@ -405,14 +405,13 @@ DECLARE
   tasks_enqueued integer;
   edges_wanted integer;
   edges_made integer;
-  ready jsonb[] := '{}';
   msgs jsonb[] := '{}';
   nss text[];
-  held uuid[] := '{}';
-  moving uuid[] := '{}';
   ns text;
-  ids uuid[];
-  curs text[];
+  held_tasks uuid[];
+  held_names text[];
+  d record;
+  also_sent integer := 0;
 BEGIN
   IF jsonb_typeof(p_requests) IS DISTINCT FROM 'array' THEN
     RAISE EXCEPTION 'task requests must be a JSON array' USING ERRCODE = 'TK004';
@@ -624,11 +623,10 @@ BEGIN
     -- The dispatch of the started tasks, as tasker_dispatch does it: the root
     -- steps created enqueued (their queues exist), in the template's order; a
     -- root step has no dependency results.
-    SELECT coalesce(array_agg(r.obj ORDER BY r.task_uuid, r.position), '{}'),
-           coalesce(array_agg(tasker_step_message(r.obj, r.task_name)
+    SELECT coalesce(array_agg(tasker_step_message(r.obj, r.task_name)
                               ORDER BY r.task_uuid, r.position), '{}'),
            coalesce(array_agg(r.namespace_name ORDER BY r.task_uuid, r.position), '{}')
-      INTO ready, msgs, nss
+      INTO msgs, nss
       FROM (SELECT x.position, x.task_name, x.namespace_name, x.task_uuid,
                    to_jsonb(x) - 'task_name' - 'position' AS obj
               FROM (SELECT s.position, s.task_uuid, s.workflow_step_uuid,
@@ -648,36 +646,6 @@ BEGIN
             -- computed once per step: the message function is inlined, and
             -- would otherwise compute each field's object again
             OFFSET 0) r;
-    -- A task none of whose roots was created enqueued has a missing queue:
-    -- its ready roots are held back (or sent, when the queue appeared since).
-    IF tasks_enqueued < tasks_with_steps THEN
-      SELECT ready || coalesce(array_agg(r.obj ORDER BY r.task_uuid, r.position), '{}'),
-             msgs || coalesce(array_agg(tasker_step_message(r.obj, r.task_name)
-                                        ORDER BY r.task_uuid, r.position)
-                                FILTER (WHERE r.queue_exists), '{}'),
-             nss || coalesce(array_agg(r.namespace_name ORDER BY r.task_uuid, r.position)
-                               FILTER (WHERE r.queue_exists), '{}'),
-             coalesce(array_agg(r.workflow_step_uuid) FILTER (WHERE r.queue_exists), '{}'),
-             coalesce(array_agg(r.workflow_step_uuid) FILTER (WHERE NOT r.queue_exists), '{}')
-        INTO ready, msgs, nss, moving, held
-        FROM (SELECT x.position, x.task_name, x.namespace_name, x.workflow_step_uuid,
-                     x.task_uuid, x.queue_exists,
-                     to_jsonb(x) - 'task_name' - 'position' AS obj
-                FROM (SELECT r0.position, r0.task_uuid, r0.workflow_step_uuid,
-                             n.name AS namespace_name, r0.name AS step_name, r0.handler,
-                             r0.current_state, r0.attempts, r0.retry_limit, r0.timeout_seconds,
-                             r0.inputs, t.context AS task_context, '{}'::jsonb AS parent_results,
-                             EXISTS (SELECT 1 FROM tasker_mq.meta m
-                                      WHERE m.queue_name = n.name || p_suffix) AS queue_exists,
-                             nt.name AS task_name
-                        FROM tasks t
-                        JOIN namespaces n ON n.namespace_uuid = t.namespace_uuid
-                        JOIN named_tasks nt ON nt.named_task_uuid = t.named_task_uuid
-                        CROSS JOIN LATERAL (SELECT * FROM startable_workflow_steps r1
-                                             WHERE r1.task_uuid = t.task_uuid OFFSET 0) r0
-                       WHERE t.task_uuid = ANY (new_tasks) AND r0.ready) x
-              OFFSET 0) r;
-    END IF;
     FOR ns IN SELECT DISTINCT u.ns FROM unnest(nss) AS u(ns) LOOP
       -- The queue exists (tasker_mq.meta), so its name is a valid one.
       EXECUTE format('INSERT INTO tasker_mq.%I (vt, message)'
@@ -689,44 +657,29 @@ BEGIN
                               WHERE u.s = ns ORDER BY u.n) END;
       PERFORM pg_notify('tasker_mq_' || ns || p_suffix, ns || p_suffix);
     END LOOP;
-    PERFORM set_config('tasker.settling_attention', 'on', true);
-    IF cardinality(held) > 0 THEN
-      UPDATE workflow_steps s
-         SET backoff_until = now() + make_interval(secs => p_hold_seconds), updated_at = now()
-       WHERE s.workflow_step_uuid = ANY (held) AND s.current_state IN ('pending', 'error');
-      RETURN QUERY SELECT 'held'::text, NULL::integer, (x.r->>'task_uuid')::uuid,
-                          NULL::boolean, (x.r->>'workflow_step_uuid')::uuid,
-                          (x.r->>'namespace_name') || p_suffix, NULL::text, NULL::integer
-        FROM unnest(ready) WITH ORDINALITY AS x(r, n)
-       WHERE NOT (x.r->>'queue_exists')::boolean
-       ORDER BY x.n;
+    -- A task none of whose roots was created enqueued has a missing queue:
+    -- it is dispatched as the enqueuer dispatches a task (tasker_dispatch:
+    -- its ready roots held back and named, or sent should the queue have
+    -- appeared since).
+    IF tasks_enqueued < tasks_with_steps THEN
+      SELECT coalesce(array_agg(t.task_uuid ORDER BY t.task_uuid), '{}'),
+             coalesce(array_agg(nt.name ORDER BY t.task_uuid), '{}')
+        INTO held_tasks, held_names
+        FROM tasks t JOIN named_tasks nt ON nt.named_task_uuid = t.named_task_uuid
+       WHERE t.task_uuid = ANY (new_tasks)
+         AND NOT EXISTS (SELECT 1 FROM workflow_steps s
+                          WHERE s.task_uuid = t.task_uuid AND s.current_state = 'enqueued');
+      FOR d IN SELECT x.kind, x.task_uuid, x.workflow_step_uuid, x.queue_name, x.sent
+                 FROM tasker_dispatch(held_tasks, held_names, NULL, p_node_id, p_suffix, false,
+                                      p_hold_seconds) x LOOP
+        IF d.kind = 'sent' THEN
+          also_sent := d.sent;
+        ELSE
+          RETURN QUERY SELECT d.kind, NULL::integer, d.task_uuid, NULL::boolean,
+                              d.workflow_step_uuid, d.queue_name, NULL::text, NULL::integer;
+        END IF;
+      END LOOP;
     END IF;
-    -- A root whose queue appeared after its task's steps were inserted is
-    -- sent and moves to enqueued here (as tasker_dispatch moves it).
-    IF cardinality(moving) > 0 THEN
-      SELECT coalesce(array_agg(l.id ORDER BY l.id), '{}'),
-             coalesce(array_agg(l.cur ORDER BY l.id), '{}')
-        INTO ids, curs
-        FROM (SELECT s.workflow_step_uuid AS id, s.current_state AS cur FROM workflow_steps s
-               WHERE s.workflow_step_uuid = ANY (moving)
-               ORDER BY s.workflow_step_uuid FOR UPDATE) l;
-      WITH previous AS (
-        UPDATE workflow_step_transitions st SET most_recent = false
-         WHERE st.workflow_step_uuid = ANY (ids) AND st.most_recent
-        RETURNING st.workflow_step_uuid, st.sort_key
-      )
-      INSERT INTO workflow_step_transitions
-          (workflow_step_uuid, from_state, to_state, metadata, sort_key, most_recent)
-        SELECT x.id, x.cur, 'enqueued',
-               jsonb_build_object('event', 'enqueued', 'node_id', p_node_id),
-               coalesce(p.sort_key, 0) + 1, true
-        FROM unnest(ids, curs) AS x(id, cur)
-        LEFT JOIN previous p ON p.workflow_step_uuid = x.id;
-      UPDATE workflow_steps s
-         SET current_state = 'enqueued', in_process = true, processed = false, updated_at = now()
-       WHERE s.workflow_step_uuid = ANY (ids);
-    END IF;
-    PERFORM set_config('tasker.settling_attention', 'off', true);
     -- A task needs attention when it has a startable step or nothing in flight.
     UPDATE tasks t SET needs_attention = v.attention
       FROM (SELECT x.task_uuid, st.found IS NOT NULL OR fl.found IS NULL AS attention
@@ -740,7 +693,7 @@ BEGIN
        AND t.needs_attention IS DISTINCT FROM v.attention;
   END IF;
   RETURN QUERY SELECT 'sent'::text, NULL::integer, NULL::uuid, NULL::boolean, NULL::uuid,
-                      NULL::text, NULL::text, cardinality(msgs);
+                      NULL::text, NULL::text, cardinality(msgs) + also_sent;
 END
 $$;
 -- Its statements read and write the rows they are given, by their keys.
