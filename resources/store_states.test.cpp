@@ -218,6 +218,66 @@ TEST_CASE("exactly one transition per task and per step is the most recent") {
   }
 }
 
+TEST_CASE("a history goes with its owner: deleted, truncated, and its key fixed") {
+  testing::scratch_db db;
+  auto conn = db.connect();
+  pqxx::work tx{conn};
+  auto tmpl = test::flat_template("owned", 2);
+  auto gone = test::make_task(tx, tmpl);
+  auto kept = test::make_task(tx, tmpl, {{"i", 2}});
+  auto gone_steps = test::step_ids(tx, gone);
+  transition_tasks(tx, {gone, kept}, task_state::in_progress, {{"by", "test"}});
+  test::complete_steps(tx, {gone_steps.at("s0")});
+  auto history_of = [&](const std::string& task) {
+    auto r = tx.exec_params1(
+        "SELECT (SELECT count(*) FROM task_transitions WHERE task_uuid = $1),"
+        " (SELECT count(*) FROM workflow_step_transitions st JOIN workflow_steps s"
+        "    USING (workflow_step_uuid) WHERE s.task_uuid = $1)",
+        task);
+    return std::pair{r[0].as<int>(), r[1].as<int>()};
+  };
+  auto orphans = [&] {
+    return tx
+        .exec1("SELECT (SELECT count(*) FROM task_transitions tt WHERE NOT EXISTS"
+               "   (SELECT 1 FROM tasks t WHERE t.task_uuid = tt.task_uuid))"
+               " + (SELECT count(*) FROM workflow_step_transitions st WHERE NOT EXISTS"
+               "   (SELECT 1 FROM workflow_steps s"
+               "     WHERE s.workflow_step_uuid = st.workflow_step_uuid))")[0]
+        .as<int>();
+  };
+  CHECK(history_of(gone) == std::pair{2, 5});
+  CHECK(history_of(kept) == std::pair{2, 2});
+  // A deleted task takes its history and its steps' (through the steps).
+  tx.exec_params0("DELETE FROM tasks WHERE task_uuid = $1", gone);
+  CHECK(orphans() == 0);
+  CHECK(tx.exec1("SELECT count(*) FROM task_transitions")[0].as<int>() == 2);
+  CHECK(tx.exec1("SELECT count(*) FROM workflow_step_transitions")[0].as<int>() == 2);
+  // A deleted step takes its own.
+  tx.exec_params0("DELETE FROM workflow_steps WHERE task_uuid = $1 AND name = 's1'", kept);
+  CHECK(orphans() == 0);
+  CHECK(history_of(kept) == std::pair{2, 1});
+  // Keys cannot change.
+  for (const char* sql : {"UPDATE tasks SET task_uuid = gen_random_uuid()",
+                          "UPDATE workflow_steps SET workflow_step_uuid = gen_random_uuid()"}) {
+    test::savepoint sp{tx};
+    CHECK_THROWS_AS(tx.exec_params0(sql), pqxx::foreign_key_violation);
+  }
+  // A task's namespace is its template's.
+  {
+    test::savepoint sp{tx};
+    tx.exec_params0("INSERT INTO namespaces (name) VALUES ('elsewhere')");
+    CHECK_THROWS_AS(tx.exec_params0("UPDATE tasks SET namespace_uuid ="
+                                    " (SELECT namespace_uuid FROM namespaces"
+                                    "   WHERE name = 'elsewhere') WHERE task_uuid = $1",
+                                    kept),
+                    pqxx::foreign_key_violation);
+  }
+  // Truncating the owners truncates the histories.
+  tx.exec0("TRUNCATE tasks CASCADE");
+  CHECK(tx.exec1("SELECT count(*) FROM task_transitions")[0].as<int>() == 0);
+  CHECK(tx.exec1("SELECT count(*) FROM workflow_step_transitions")[0].as<int>() == 0);
+}
+
 TEST_CASE("the history lists each step's transitions in order, chained from state to state") {
   testing::scratch_db db;
   auto conn = db.connect();
