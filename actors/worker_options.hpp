@@ -27,7 +27,7 @@ struct worker_options {
   /// Most messages a worker actor claims (and then runs one after another) at
   /// once; it claims fewer while it does not know its handlers' pace or they
   /// are slow (see actors/claim_size.hpp).
-  std::size_t batch_size = 32;
+  std::size_t batch_size = 200;
   /// How long a message the claim keeps (does not consume: see
   /// docs/handlers.md) stays hidden. 0: long enough for every step read in the
   /// batch to run to its timeout_seconds, plus a margin.

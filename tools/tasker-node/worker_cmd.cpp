@@ -100,7 +100,7 @@ void add_worker_command(CLI::App& app, command_fn& run) {
   cmd->add_option("--batch-size", flags->batch_size,
                   "most messages a worker actor claims at once (default "
                     + std::to_string(flags->batch_size) + "); fewer while its handlers are slow")
-    ->check(CLI::Range(1, 100));
+    ->check(CLI::Range(1, 1000));
   cmd->add_option("--visibility-timeout", flags->visibility_timeout,
                   "seconds a message the claim keeps stays hidden (0: each step's timeout + margin)")
     ->check(CLI::Range(0, 86400));
