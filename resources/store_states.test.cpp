@@ -278,6 +278,43 @@ TEST_CASE("a history goes with its owner: deleted, truncated, and its key fixed"
   CHECK(tx.exec1("SELECT count(*) FROM workflow_step_transitions")[0].as<int>() == 0);
 }
 
+TEST_CASE("tasker_is_uuid_text accepts exactly what the UUID regular expression accepts") {
+  testing::scratch_db db;
+  auto conn = db.connect();
+  pqxx::work tx{conn};
+  // Every single-character substitution, deletion and insertion of a UUID,
+  // with characters either side of the hex ranges and the hyphen, and a few
+  // whole texts.
+  auto r = tx.exec1(
+      "WITH base(b) AS (VALUES ('a0b1c2d3-e4f5-4a6b-8c7d-9e0f1a2b3c4d'),"
+      "                        ('A0B1C2D3-E4F5-4A6B-8C7D-9E0F1A2B3C4D')),"
+      " chars(c) AS (SELECT unnest(ARRAY['-', '0', '9', 'a', 'f', 'A', 'F', 'g', 'G', '/',"
+      "                                  ':', '`', '@', ' ', '_', '%', E'\\n', 'é'])),"
+      " candidates(s) AS ("
+      "   SELECT b FROM base"
+      "   UNION ALL SELECT overlay(b PLACING c FROM p FOR 1)"
+      "     FROM base, chars, generate_series(1, 36) p"
+      "   UNION ALL SELECT overlay(b PLACING '' FROM p FOR 1)"
+      "     FROM base, generate_series(1, 36) p"
+      "   UNION ALL SELECT overlay(b PLACING c FROM p FOR 0)"
+      "     FROM base, chars, generate_series(1, 37) p"
+      "   UNION ALL SELECT unnest(ARRAY['', ' a0b1c2d3-e4f5-4a6b-8c7d-9e0f1a2b3c4d',"
+      "                                 'a0b1c2d3e4f54a6b8c7d9e0f1a2b3c4d',"
+      "                                 '{a0b1c2d3-e4f5-4a6b-8c7d-9e0f1a2b3c4d}',"
+      "                                 'a0b1c2d3-e4f5-4a6b-8c7d-9e0f1a2b3c4d-',"
+      "                                 '------------------------------------']))"
+      " SELECT count(*) FILTER (WHERE tasker_is_uuid_text(s) IS DISTINCT FROM"
+      "          (s ~* '^[0-9a-f]{8}-([0-9a-f]{4}-){3}[0-9a-f]{12}$')),"
+      "        count(*) FILTER (WHERE tasker_is_uuid_text(s)),"
+      "        count(*) FILTER (WHERE NOT tasker_is_uuid_text(s)),"
+      "        tasker_is_uuid_text(NULL) IS NULL"
+      "   FROM candidates");
+  CHECK(r[0].as<int>() == 0);
+  CHECK(r[1].as<int>() > 100);
+  CHECK(r[2].as<int>() > 1000);
+  CHECK(r[3].as<bool>());
+}
+
 TEST_CASE("the history lists each step's transitions in order, chained from state to state") {
   testing::scratch_db db;
   auto conn = db.connect();

@@ -132,7 +132,7 @@ std::pair<std::int64_t, std::int64_t> complete_and_failed(pqxx::connection& conn
 }
 
 /// Polls until `expected` tasks are complete, printing progress; throws on
-/// errored tasks, a dead node or the timeout. The figures come from the
+/// errored tasks, a dead node or worker, or the timeout. The figures come from the
 /// transition history, so the poll only needs to be frequent enough to stop
 /// the run: twice a second keeps the observer's own queries out of the way.
 void wait_complete(pqxx::connection& conn, processes& ps, const deployment& dep,
@@ -157,6 +157,9 @@ void wait_complete(pqxx::connection& conn, processes& ps, const deployment& dep,
       throw std::runtime_error(label + ": " + std::to_string(failed) + " tasks in error");
     if (!ps.node->running())
       throw std::runtime_error(label + ": the node exited:\n" + ps.node->output());
+    for (auto& w : ps.workers)
+      if (!w->running())
+        throw std::runtime_error(label + ": a worker exited:\n" + w->output());
     if (now >= deadline)
       throw std::runtime_error(label + ": not complete after " +
                                std::to_string(dep.timeout_seconds) + " s");
