@@ -218,7 +218,7 @@ TEST_CASE("exactly one transition per task and per step is the most recent") {
   }
 }
 
-TEST_CASE("a history goes with its owner: deleted, truncated, and its key fixed") {
+TEST_CASE("steps and histories go with their owners: deleted, truncated, keys fixed") {
   testing::scratch_db db;
   auto conn = db.connect();
   pqxx::work tx{conn};
@@ -247,21 +247,27 @@ TEST_CASE("a history goes with its owner: deleted, truncated, and its key fixed"
   };
   CHECK(history_of(gone) == std::pair{2, 5});
   CHECK(history_of(kept) == std::pair{2, 2});
-  // A deleted task takes its history and its steps' (through the steps).
+  // A deleted task takes its steps and its history, and its steps theirs.
   tx.exec_params0("DELETE FROM tasks WHERE task_uuid = $1", gone);
   CHECK(orphans() == 0);
+  CHECK(tx.exec_params1("SELECT count(*) FROM workflow_steps WHERE task_uuid = $1", gone)[0]
+          .as<int>() == 0);
   CHECK(tx.exec1("SELECT count(*) FROM task_transitions")[0].as<int>() == 2);
   CHECK(tx.exec1("SELECT count(*) FROM workflow_step_transitions")[0].as<int>() == 2);
   // A deleted step takes its own.
   tx.exec_params0("DELETE FROM workflow_steps WHERE task_uuid = $1 AND name = 's1'", kept);
   CHECK(orphans() == 0);
   CHECK(history_of(kept) == std::pair{2, 1});
-  // Keys cannot change.
+  // Keys cannot change, and a template step its steps name stays.
   for (const char* sql : {"UPDATE tasks SET task_uuid = gen_random_uuid()",
-                          "UPDATE workflow_steps SET workflow_step_uuid = gen_random_uuid()"}) {
+                          "UPDATE workflow_steps SET workflow_step_uuid = gen_random_uuid()",
+                          "UPDATE named_steps SET named_step_uuid = gen_random_uuid()",
+                          "DELETE FROM named_steps WHERE name = 's0'"}) {
     test::savepoint sp{tx};
     CHECK_THROWS_AS(tx.exec_params0(sql), pqxx::foreign_key_violation);
   }
+  // One no step names may go.
+  tx.exec0("DELETE FROM named_steps WHERE name = 's1'");
   // A task's namespace is its template's.
   {
     test::savepoint sp{tx};
@@ -272,8 +278,9 @@ TEST_CASE("a history goes with its owner: deleted, truncated, and its key fixed"
                                     kept),
                     pqxx::foreign_key_violation);
   }
-  // Truncating the owners truncates the histories.
-  tx.exec0("TRUNCATE tasks CASCADE");
+  // Truncating the tasks truncates their steps and the histories.
+  tx.exec0("TRUNCATE tasks");
+  CHECK(tx.exec1("SELECT count(*) FROM workflow_steps")[0].as<int>() == 0);
   CHECK(tx.exec1("SELECT count(*) FROM task_transitions")[0].as<int>() == 0);
   CHECK(tx.exec1("SELECT count(*) FROM workflow_step_transitions")[0].as<int>() == 0);
 }
