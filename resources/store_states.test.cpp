@@ -4,6 +4,8 @@
 #include <doctest/doctest.h>
 
 #include <set>
+#include <string>
+#include <tuple>
 #include <utility>
 
 using namespace tasker;
@@ -282,6 +284,48 @@ TEST_CASE("steps and histories go with their owners: deleted, truncated, keys fi
   tx.exec0("TRUNCATE tasks");
   CHECK(tx.exec1("SELECT count(*) FROM workflow_steps")[0].as<int>() == 0);
   CHECK(tx.exec1("SELECT count(*) FROM task_transitions")[0].as<int>() == 0);
+  CHECK(tx.exec1("SELECT count(*) FROM workflow_step_transitions")[0].as<int>() == 0);
+}
+
+TEST_CASE("edges join steps of their own task and go with their steps") {
+  testing::scratch_db db;
+  auto conn = db.connect();
+  pqxx::work tx{conn};
+  auto tmpl = test::diamond_template();
+  auto one = test::make_task(tx, tmpl, {{"i", 1}});
+  auto two = test::make_task(tx, tmpl, {{"i", 2}});
+  auto ids_one = test::step_ids(tx, one);
+  auto ids_two = test::step_ids(tx, two);
+  auto edges = [&] { return tx.exec1("SELECT count(*) FROM workflow_step_edges")[0].as<int>(); };
+  CHECK(edges() == 8);
+  // An edge between steps of two tasks, or to a step that does not exist.
+  for (const auto& [task, from, to] :
+       {std::tuple{one, ids_one.at("a"), ids_two.at("d")},
+        std::tuple{one, ids_two.at("a"), ids_one.at("d")},
+        std::tuple{two, ids_one.at("a"), ids_one.at("d")},
+        std::tuple{one, ids_one.at("a"), std::string{"00000000-0000-4000-8000-000000000000"}}}) {
+    test::savepoint sp{tx};
+    CHECK_THROWS_AS(tx.exec_params0("INSERT INTO workflow_step_edges (task_uuid, from_step_uuid,"
+                                    " to_step_uuid) VALUES ($1, $2, $3)",
+                                    task, from, to),
+                    pqxx::foreign_key_violation);
+  }
+  {
+    test::savepoint sp{tx};
+    CHECK_THROWS_AS(tx.exec_params0("UPDATE workflow_step_edges SET to_step_uuid = $1"
+                                    " WHERE from_step_uuid = $2 AND to_step_uuid = $3",
+                                    ids_one.at("d"), ids_one.at("a"), ids_one.at("b")),
+                    pqxx::foreign_key_violation);
+  }
+  // A step takes the edges at both its ends; a task all of its steps' edges.
+  tx.exec_params0("DELETE FROM workflow_steps WHERE workflow_step_uuid = $1", ids_two.at("b"));
+  CHECK(edges() == 6);
+  tx.exec_params0("DELETE FROM tasks WHERE task_uuid = $1", one);
+  CHECK(edges() == 2);
+  CHECK(tx.exec_params1("SELECT count(*) FROM workflow_step_edges WHERE task_uuid <> $1", two)[0]
+          .as<int>() == 0);
+  tx.exec0("TRUNCATE workflow_steps");
+  CHECK(edges() == 0);
   CHECK(tx.exec1("SELECT count(*) FROM workflow_step_transitions")[0].as<int>() == 0);
 }
 

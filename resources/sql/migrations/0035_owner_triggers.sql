@@ -6,19 +6,27 @@
 -- executor started and ended, a KEY SHARE lock on the owner). A single-step
 -- task wrote eleven rows that were checked so: three task transitions, four
 -- step transitions, the step (its task and its template step) and the task
--- (its template and its namespace). A perf profile of a burndown put the
--- checks (their queries and the trigger machinery around them) at about a
--- tenth of PostgreSQL's CPU time.
+-- (its template and its namespace); a diamond task 31, eight of them for its
+-- four edges. A perf profile of a burndown put the checks (their queries and
+-- the trigger machinery around them) at about a tenth of PostgreSQL's CPU
+-- time. The edges' keys also needed a unique index on workflow_steps (task,
+-- step) that nothing else reads, written at every step's insert and at its
+-- completion.
 --
 -- A history row is written by the statement that inserts its owner or by a
 -- statement that updates the owner (or holds it locked) in the same
 -- transaction, always naming the owner by the key it has just read; a step
 -- is written only by the creation statement that reads its task and its
--- template step: none can name an owner that does not exist. What the
--- foreign keys also did, these triggers now do:
+-- template step: none can name an owner that does not exist. Edges are
+-- written by the creation statement from the steps it has just created, and
+-- a trigger still checks each new edge's ends (both steps exist, in the
+-- edge's task) with one statement per insert. What the foreign keys also
+-- did, these triggers now do:
 --   * deleting a task deletes its steps and its history, deleting a step
---     its history (ON DELETE CASCADE); truncating tasks truncates the steps
---     and the task history, truncating workflow_steps the step history;
+--     its history and its edges (ON DELETE CASCADE); truncating tasks
+--     truncates the steps, the edges and both histories, truncating
+--     workflow_steps the edges and the step history;
+--   * edges are never updated;
 --   * an owner's key cannot change (NO ACTION): a task's, step's or template
 --     step's uuid cannot be updated at all;
 --   * a template step that a step names cannot be deleted.
@@ -26,14 +34,19 @@
 -- tasks referenced named_tasks and namespaces with one foreign key each;
 -- one key over both (named_task_uuid, namespace_uuid) checks the same rows
 -- with one query, and also that the task's namespace is its template's.
--- The edges keep their foreign keys (they are written only for tasks with
--- dependencies, and their composite keys tie both ends to one task).
 
 ALTER TABLE task_transitions DROP CONSTRAINT task_transitions_task_uuid_fkey;
 ALTER TABLE workflow_step_transitions
   DROP CONSTRAINT workflow_step_transitions_workflow_step_uuid_fkey;
 ALTER TABLE workflow_steps DROP CONSTRAINT workflow_steps_task_uuid_fkey;
 ALTER TABLE workflow_steps DROP CONSTRAINT workflow_steps_named_step_uuid_fkey;
+ALTER TABLE workflow_step_edges
+  DROP CONSTRAINT workflow_step_edges_task_uuid_from_step_uuid_fkey;
+ALTER TABLE workflow_step_edges
+  DROP CONSTRAINT workflow_step_edges_task_uuid_to_step_uuid_fkey;
+ALTER TABLE workflow_steps DROP CONSTRAINT workflow_steps_task_uuid_workflow_step_uuid_key;
+-- The edges by their first end (the primary key leads with it) and by their
+-- second (workflow_step_edges_to_idx) serve the deletes below.
 
 CREATE FUNCTION tasker_delete_task_rows() RETURNS trigger
 LANGUAGE plpgsql AS $$
@@ -45,9 +58,13 @@ BEGIN
 END
 $$;
 
-CREATE FUNCTION tasker_delete_step_history() RETURNS trigger
+CREATE FUNCTION tasker_delete_step_rows() RETURNS trigger
 LANGUAGE plpgsql AS $$
 BEGIN
+  DELETE FROM workflow_step_edges e USING deleted_steps d
+   WHERE e.from_step_uuid = d.workflow_step_uuid;
+  DELETE FROM workflow_step_edges e USING deleted_steps d
+   WHERE e.to_step_uuid = d.workflow_step_uuid;
   DELETE FROM workflow_step_transitions st USING deleted_steps d
    WHERE st.workflow_step_uuid = d.workflow_step_uuid;
   RETURN NULL;
@@ -57,18 +74,57 @@ $$;
 CREATE TRIGGER tasks_delete_owned AFTER DELETE ON tasks
   REFERENCING OLD TABLE AS deleted_tasks
   FOR EACH STATEMENT EXECUTE FUNCTION tasker_delete_task_rows();
-CREATE TRIGGER workflow_steps_delete_history AFTER DELETE ON workflow_steps
+CREATE TRIGGER workflow_steps_delete_owned AFTER DELETE ON workflow_steps
   REFERENCING OLD TABLE AS deleted_steps
-  FOR EACH STATEMENT EXECUTE FUNCTION tasker_delete_step_history();
+  FOR EACH STATEMENT EXECUTE FUNCTION tasker_delete_step_rows();
+
+-- Both ends of a new edge are steps of the edge's task.
+CREATE FUNCTION tasker_check_new_edges() RETURNS trigger
+LANGUAGE plpgsql AS $$
+DECLARE
+  bad record;
+BEGIN
+  SELECT e.task_uuid, e.from_step_uuid, e.to_step_uuid INTO bad
+    FROM new_edges e
+   WHERE NOT EXISTS (SELECT 1 FROM workflow_steps s
+                      WHERE s.workflow_step_uuid = e.from_step_uuid
+                        AND s.task_uuid = e.task_uuid)
+      OR NOT EXISTS (SELECT 1 FROM workflow_steps s
+                      WHERE s.workflow_step_uuid = e.to_step_uuid
+                        AND s.task_uuid = e.task_uuid)
+   LIMIT 1;
+  IF FOUND THEN
+    RAISE EXCEPTION 'edge % -> % of task %: both ends must be steps of the task',
+      bad.from_step_uuid, bad.to_step_uuid, bad.task_uuid
+      USING ERRCODE = 'foreign_key_violation';
+  END IF;
+  RETURN NULL;
+END
+$$;
+
+CREATE TRIGGER workflow_step_edges_ends AFTER INSERT ON workflow_step_edges
+  REFERENCING NEW TABLE AS new_edges
+  FOR EACH STATEMENT EXECUTE FUNCTION tasker_check_new_edges();
+
+CREATE FUNCTION tasker_refuse_edge_update() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+  RAISE EXCEPTION 'edges cannot be updated: delete the steps instead'
+    USING ERRCODE = 'foreign_key_violation';
+END
+$$;
+
+CREATE TRIGGER workflow_step_edges_fixed BEFORE UPDATE ON workflow_step_edges
+  FOR EACH ROW EXECUTE FUNCTION tasker_refuse_edge_update();
 
 CREATE FUNCTION tasker_truncate_owned() RETURNS trigger
 LANGUAGE plpgsql AS $$
 BEGIN
   IF TG_TABLE_NAME = 'tasks' THEN
-    TRUNCATE workflow_steps CASCADE; -- and the edges; the steps' trigger takes their history
+    TRUNCATE workflow_steps; -- whose trigger takes the edges and the step history
     TRUNCATE task_transitions;
   ELSE
-    TRUNCATE workflow_step_transitions;
+    TRUNCATE workflow_step_edges, workflow_step_transitions;
   END IF;
   RETURN NULL;
 END
@@ -76,7 +132,7 @@ $$;
 
 CREATE TRIGGER tasks_truncate_owned AFTER TRUNCATE ON tasks
   FOR EACH STATEMENT EXECUTE FUNCTION tasker_truncate_owned();
-CREATE TRIGGER workflow_steps_truncate_history AFTER TRUNCATE ON workflow_steps
+CREATE TRIGGER workflow_steps_truncate_owned AFTER TRUNCATE ON workflow_steps
   FOR EACH STATEMENT EXECUTE FUNCTION tasker_truncate_owned();
 
 -- Fires only for an UPDATE that names the key column, which no writer does.
