@@ -26,7 +26,10 @@
 -- themselves), 9,900 and 4,950 comparisons for a batch of 100, most of
 -- either statement's time (auto_explain). The dispatch reads each task's
 -- name by its template's key, and the settling reads each task row by the
--- key of the row computed for it.
+-- key of the row computed for it. Likewise, finalization wrote each task's
+-- new state by searching the batch's array for the task (array_position),
+-- and the tasks left to settle were the batch less the finalized ones, each
+-- searched for in the other list: a join and a set difference now.
 
 CREATE FUNCTION tasker_is_uuid_text(t text) RETURNS boolean
 LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
@@ -392,7 +395,7 @@ BEGIN
   -- flag of the rest. A task this call sent a step of has that step in
   -- flight: it cannot be finalized, and is not asked.
   idle := CASE WHEN cardinality(busy) = 0 THEN locked_ids
-               ELSE ARRAY(SELECT u FROM unnest(locked_ids) u WHERE NOT (u = ANY (busy))) END;
+               ELSE ARRAY(SELECT unnest(locked_ids) EXCEPT SELECT unnest(busy)) END;
   -- Finalization is decided as tasker_finalize_given_tasks decides it (a task
   -- in progress with nothing in flight, ready or backing off is complete when
   -- every step is, in error when failures block it) and written here: the
@@ -420,15 +423,13 @@ BEGIN
                coalesce(p.sort_key, 0) + 1, true
         FROM unnest(done, done_states) AS x(t, s)
         LEFT JOIN previous p ON p.task_uuid = x.t;
-      UPDATE tasks t
-         SET current_state = done_states[array_position(done, t.task_uuid)],
-             complete = done_states[array_position(done, t.task_uuid)] = 'complete',
-             updated_at = now()
-       WHERE t.task_uuid = ANY (done);
+      UPDATE tasks t SET current_state = x.s, complete = x.s = 'complete', updated_at = now()
+        FROM unnest(done, done_states) AS x(t, s)
+       WHERE t.task_uuid = x.t;
     END IF;
   END IF;
   rest := CASE WHEN cardinality(done) = 0 THEN locked_ids
-               ELSE ARRAY(SELECT u FROM unnest(locked_ids) u WHERE NOT (u = ANY (done))) END;
+               ELSE ARRAY(SELECT unnest(locked_ids) EXCEPT SELECT unnest(done)) END;
   IF cardinality(rest) > 0 THEN
     -- A task needs attention when it has a startable step or nothing in flight.
     -- (each task row is read by the key of the row computed for it)
