@@ -267,6 +267,40 @@ TEST_CASE("plans made on empty tables read only a batch's own rows after a burst
   CHECK_MESSAGE(wide.empty(), wide.size(), " plan lines read beyond the batch:", shown);
 }
 
+TEST_CASE("an idle finalizer's poll reads only the tasks flagged for attention") {
+  testing::scratch_db db;
+  auto setup = db.connect();
+  register_chain(setup);
+  auto conn = db.connect();
+  auto poll = [&] {
+    pqxx::nontransaction tx{conn};
+    return tx.exec("SELECT * FROM tasker_finalize_tasks(10)").size();
+  };
+  CHECK(poll() == 0); // its plans made on empty tables
+  // 2,000 tasks in flight: none needs the finalizer.
+  for (int i = 0; i < 20; ++i)
+    create_started(setup, 100, "busy" + std::to_string(i));
+  {
+    pqxx::nontransaction tx{conn};
+    tx.exec0("LOAD 'auto_explain'");
+    tx.exec0("SET auto_explain.log_min_duration = 0");
+    tx.exec0("SET auto_explain.log_nested_statements = on");
+    tx.exec0("SET auto_explain.log_analyze = on");
+    tx.exec0("SET auto_explain.log_timing = off");
+    tx.exec0("SET auto_explain.log_level = notice");
+    tx.exec0("SET client_min_messages = notice");
+  }
+  plan_collector collector{conn};
+  for (int i = 0; i < 7; ++i) // past the plan cache's custom plans
+    CHECK(poll() == 0);
+  REQUIRE_FALSE(collector.plans.empty());
+  auto wide = wide_reads(collector.plans, 50);
+  std::string shown;
+  for (std::size_t i = 0; i < wide.size() && i < 5; ++i)
+    shown += "\n" + wide[i];
+  CHECK_MESSAGE(wide.empty(), wide.size(), " plan lines read beyond the flagged tasks:", shown);
+}
+
 TEST_CASE("starting a step rewrites its row in place, with no new index entries") {
   testing::scratch_db db;
   auto conn = db.connect();
