@@ -264,7 +264,8 @@ TEST_CASE("steps and histories go with their owners: deleted, truncated, keys fi
   for (const char* sql : {"UPDATE tasks SET task_uuid = gen_random_uuid()",
                           "UPDATE workflow_steps SET workflow_step_uuid = gen_random_uuid()",
                           "UPDATE named_steps SET named_step_uuid = gen_random_uuid()",
-                          "DELETE FROM named_steps WHERE name = 's0'"}) {
+                          "DELETE FROM named_steps WHERE name = 's0'",
+                          "DELETE FROM named_tasks"}) {
     test::savepoint sp{tx};
     CHECK_THROWS_AS(tx.exec_params0(sql), pqxx::foreign_key_violation);
   }

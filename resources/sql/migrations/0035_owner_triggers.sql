@@ -34,6 +34,8 @@
 -- tasks referenced named_tasks and namespaces with one foreign key each;
 -- one key over both (named_task_uuid, namespace_uuid) checks the same rows
 -- with one query, and also that the task's namespace is its template's.
+-- Deleting a template that tasks use is still refused (by reading the tasks
+-- table, whose index by template is dropped: see below).
 
 ALTER TABLE task_transitions DROP CONSTRAINT task_transitions_task_uuid_fkey;
 ALTER TABLE workflow_step_transitions
@@ -183,3 +185,7 @@ ALTER TABLE tasks DROP CONSTRAINT tasks_namespace_uuid_fkey;
 ALTER TABLE tasks ADD CONSTRAINT tasks_named_task_namespace_fkey
   FOREIGN KEY (named_task_uuid, namespace_uuid)
   REFERENCES named_tasks (named_task_uuid, namespace_uuid);
+-- The index of tasks by template served only that key's checks when a
+-- template is deleted (no query reads tasks by template, and Tasker never
+-- deletes one); every task wrote an entry to it.
+DROP INDEX tasks_named_task_idx;
