@@ -172,6 +172,27 @@ void run_batch(pqxx::connection& conn, int count, const std::string& tag) {
   tx.commit();
 }
 
+/// The first five of `lines`, each on a line of its own.
+std::string first_five(const std::vector<std::string>& lines) {
+  std::string out;
+  for (std::size_t i = 0; i < lines.size() && i < 5; ++i)
+    out += "\n" + lines[i];
+  return out;
+}
+
+/// Has every statement of `conn` (nested ones too) send its plan, with row
+/// counts, to the client as a notice.
+void explain_to_client(pqxx::connection& conn) {
+  pqxx::nontransaction tx{conn};
+  tx.exec0("LOAD 'auto_explain'");
+  tx.exec0("SET auto_explain.log_min_duration = 0");
+  tx.exec0("SET auto_explain.log_nested_statements = on");
+  tx.exec0("SET auto_explain.log_analyze = on");
+  tx.exec0("SET auto_explain.log_timing = off");
+  tx.exec0("SET auto_explain.log_level = notice");
+  tx.exec0("SET client_min_messages = notice");
+}
+
 /// Collects the plans auto_explain sends to the client.
 class plan_collector final : public pqxx::errorhandler {
 public:
@@ -246,25 +267,13 @@ TEST_CASE("plans made on empty tables read only a batch's own rows after a burst
   }
   complete_hop(setup, burst);
 
-  {
-    pqxx::nontransaction tx{conn};
-    tx.exec0("LOAD 'auto_explain'");
-    tx.exec0("SET auto_explain.log_min_duration = 0");
-    tx.exec0("SET auto_explain.log_nested_statements = on");
-    tx.exec0("SET auto_explain.log_analyze = on");
-    tx.exec0("SET auto_explain.log_timing = off");
-    tx.exec0("SET auto_explain.log_level = notice");
-    tx.exec0("SET client_min_messages = notice");
-  }
+  explain_to_client(conn);
   plan_collector collector{conn};
   run_batch(conn, 5, "observed");
 
   REQUIRE(collector.plans.size() > 20);
   auto wide = wide_reads(collector.plans, 50);
-  std::string shown;
-  for (std::size_t i = 0; i < wide.size() && i < 5; ++i)
-    shown += "\n" + wide[i];
-  CHECK_MESSAGE(wide.empty(), wide.size(), " plan lines read beyond the batch:", shown);
+  CHECK_MESSAGE(wide.empty(), wide.size(), " plan lines read beyond the batch:", first_five(wide));
 }
 
 TEST_CASE("an idle finalizer's poll reads only the tasks flagged for attention") {
@@ -280,25 +289,13 @@ TEST_CASE("an idle finalizer's poll reads only the tasks flagged for attention")
   // 2,000 tasks in flight: none needs the finalizer.
   for (int i = 0; i < 20; ++i)
     create_started(setup, 100, "busy" + std::to_string(i));
-  {
-    pqxx::nontransaction tx{conn};
-    tx.exec0("LOAD 'auto_explain'");
-    tx.exec0("SET auto_explain.log_min_duration = 0");
-    tx.exec0("SET auto_explain.log_nested_statements = on");
-    tx.exec0("SET auto_explain.log_analyze = on");
-    tx.exec0("SET auto_explain.log_timing = off");
-    tx.exec0("SET auto_explain.log_level = notice");
-    tx.exec0("SET client_min_messages = notice");
-  }
+  explain_to_client(conn);
   plan_collector collector{conn};
   for (int i = 0; i < 7; ++i) // past the plan cache's custom plans
     CHECK(poll() == 0);
   REQUIRE_FALSE(collector.plans.empty());
   auto wide = wide_reads(collector.plans, 50);
-  std::string shown;
-  for (std::size_t i = 0; i < wide.size() && i < 5; ++i)
-    shown += "\n" + wide[i];
-  CHECK_MESSAGE(wide.empty(), wide.size(), " plan lines read beyond the flagged tasks:", shown);
+  CHECK_MESSAGE(wide.empty(), wide.size(), " plan lines read beyond the flagged tasks:", first_five(wide));
 }
 
 TEST_CASE("starting a step rewrites its row in place, with no new index entries") {
