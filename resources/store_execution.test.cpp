@@ -1,8 +1,11 @@
 #include "resources/store_execution.hpp"
+#include "messaging/wire.hpp"
 #include "resources/store_test_support.hpp"
 #include "tests/support/scratch_db.hpp"
 
 #include <doctest/doctest.h>
+
+#include <optional>
 
 using namespace tasker;
 using namespace tasker::resources;
@@ -163,4 +166,128 @@ TEST_CASE("a worker's start moves only its enqueued steps, with one history row 
   CHECK(tx.exec_params1("SELECT count(*) FROM tasker_start_steps($1::uuid[]) WHERE started",
                         "{" + ids["a"] + "," + ids["b"] + "}")[0]
           .as<int>() == 0);
+}
+
+TEST_CASE("every step result the store reads as plain is one the wire parser accepts and reads "
+          "alike") {
+  testing::scratch_db db;
+  auto conn = db.connect();
+  pqxx::work tx{conn};
+  constexpr int max_bytes = 4096;
+  auto plain = [&](const std::string& text, int limit = 4096) {
+    return tx.exec_params1("SELECT tasker_is_plain_step_result($1::jsonb, $2)", text, limit)[0]
+        .as<bool>();
+  };
+
+  messaging::step_result ok;
+  ok.task_uuid = "0f0e0d0c-0b0a-4908-8706-050403020100";
+  ok.step_uuid = "00112233-4455-4677-8899-AABBCCDDEEFF";
+  ok.results = {{"rows", 3}, {"names", {"a", "b"}}, {"nested", {{"x", -1.25e300}}}};
+  ok.execution_time_ms = 0.25;
+  ok.worker = messaging::worker_info{"w1", "host", 4242};
+  ok.attempt = 2;
+  auto failed = ok;
+  failed.status = messaging::step_status::failed;
+  failed.results = nullptr;
+  failed.error = messaging::step_error{"boom", false, "E42"};
+  failed.retry_after_seconds = 1.5;
+  auto bare = ok; // only the required fields
+  bare.worker.reset();
+  bare.attempt.reset();
+  bare.results = nullptr;
+  // What this project's worker sends is plain.
+  for (const auto& r : {ok, failed, bare})
+    CHECK(plain(r.to_json().dump()));
+
+  // Variants: some plain, most not; none may be plain unless the parser
+  // accepts it and reads it as the store does.
+  std::vector<std::string> texts;
+  auto variant = [&](const messaging::step_result& from, auto&& change) {
+    auto j = from.to_json();
+    change(j);
+    texts.push_back(j.dump());
+  };
+  for (const auto& from : {ok, failed}) {
+    for (const char* key : {"task_uuid", "step_uuid", "status", "results", "execution_time_ms",
+                            "error", "retry_after_seconds", "worker", "attempt"}) {
+      variant(from, [&](auto& j) { j.erase(key); });
+      variant(from, [&](auto& j) { j[key] = nullptr; });
+      variant(from, [&](auto& j) { j[key] = "text"; });
+      variant(from, [&](auto& j) { j[key] = 7; });
+      variant(from, [&](auto& j) { j[key] = -1; });
+      variant(from, [&](auto& j) { j[key] = 1.5; });
+      variant(from, [&](auto& j) { j[key] = true; });
+      variant(from, [&](auto& j) { j[key] = nlohmann::json::object(); });
+      variant(from, [&](auto& j) { j[key] = nlohmann::json::array({1}); });
+    }
+    for (const char* key : {"message", "retryable", "code"}) {
+      variant(from, [&](auto& j) { j["error"] = {{"message", "m"}, {"retryable", true}}; j["error"].erase(key); });
+      variant(from, [&](auto& j) { j["error"] = {{"message", "m"}, {"retryable", true}, {"code", "c"}}; j["error"][key] = nullptr; });
+      variant(from, [&](auto& j) { j["error"] = {{"message", "m"}, {"retryable", true}, {"code", "c"}}; j["error"][key] = 1; });
+    }
+    for (const char* key : {"id", "hostname", "pid"}) {
+      variant(from, [&](auto& j) { j["worker"].erase(key); });
+      variant(from, [&](auto& j) { j["worker"][key] = nullptr; });
+      variant(from, [&](auto& j) { j["worker"][key] = "x"; });
+      variant(from, [&](auto& j) { j["worker"][key] = -1; });
+      variant(from, [&](auto& j) { j["worker"][key] = 1.5; });
+    }
+    variant(from, [&](auto& j) { j["error"] = {{"message", ""}, {"retryable", true}}; });
+    variant(from, [&](auto& j) { j["error"]["extra"] = 1; });
+    variant(from, [&](auto& j) { j["worker"]["extra"] = 1; });
+    variant(from, [&](auto& j) { j["extra"] = 1; });
+    variant(from, [&](auto& j) { j["status"] = "Success"; });
+    variant(from, [&](auto& j) { j["task_uuid"] = "0f0e0d0c0b0a4908-8706-050403020100"; });
+    variant(from, [&](auto& j) { j["step_uuid"] = "00112233-4455-4677-8899-AABBCCDDEEFG"; });
+    variant(from, [&](auto& j) { j["attempt"] = 0; });
+    variant(from, [&](auto& j) { j["attempt"] = 2147483647; });
+    variant(from, [&](auto& j) { j["attempt"] = 2147483648LL; });
+    variant(from, [&](auto& j) { j["worker"]["pid"] = 0; });
+    variant(from, [&](auto& j) { j["execution_time_ms"] = 0; });
+    variant(from, [&](auto& j) { j["retry_after_seconds"] = 0; });
+    variant(from, [&](auto& j) { j["results"] = {{"pad", std::string(max_bytes, 'x')}}; });
+  }
+  // Numbers the parser cannot hold (beyond double range), anywhere.
+  auto text = ok.to_json().dump();
+  for (const std::string& big : {std::string{"2e308"}, std::string{"-2e308"}, "1" + std::string(320, '0')}) {
+    auto t = text;
+    REQUIRE(t.find("-1.25e+300") != std::string::npos);
+    t.replace(t.find("-1.25e+300"), 10, big);
+    texts.push_back(t);
+  }
+  auto extra = ok.to_json();
+  extra["other"] = 1;
+  texts.push_back(extra.dump().replace(extra.dump().find("\"other\":1"), 9, "\"other\":3e308"));
+
+  int plain_count = 0;
+  int refused_count = 0;
+  for (const auto& t : texts) {
+    // The parser reads the text PostgreSQL gives back for the stored body.
+    auto stored = tx.exec_params1("SELECT $1::jsonb::text", t)[0].as<std::string>();
+    std::optional<messaging::step_result> parsed;
+    try {
+      parsed = messaging::parse_step_result_text(stored, max_bytes);
+    } catch (const messaging::wire_error&) {
+    }
+    const bool is_plain = plain(t);
+    INFO(stored.substr(0, 300));
+    if (is_plain) {
+      ++plain_count;
+      REQUIRE(parsed.has_value());
+      // Alike: the parser's normalized form and the body are equal as jsonb
+      // (numbers compare by value).
+      CHECK(tx.exec_params1("SELECT $1::jsonb = $2::jsonb", parsed->to_json().dump(), stored)[0]
+                .as<bool>());
+    }
+    if (!parsed)
+      ++refused_count;
+  }
+  // The variants exercise both sides.
+  CHECK(plain_count > 10);
+  CHECK(refused_count > 50);
+  // A body over the limit is not plain; at the limit it is.
+  auto size = tx.exec_params1("SELECT octet_length($1::jsonb::text)", ok.to_json().dump())[0]
+                  .as<int>();
+  CHECK(plain(ok.to_json().dump(), size));
+  CHECK_FALSE(plain(ok.to_json().dump(), size - 1));
 }
