@@ -2,14 +2,21 @@
 
 #include "messaging/wire.hpp"
 
+#include <algorithm>
+#include <limits>
+
 namespace tasker::messaging {
 
 namespace detail {
 
-void check_consumed(const std::vector<consumed_message>& messages, std::string_view queue,
-                    std::size_t max_bytes, std::string_view kind,
-                    const std::function<void(std::int64_t, const std::string&)>& accept,
-                    std::vector<archive_entry>& invalid) {
+std::vector<consumed_message>
+read_checked(pqxx::transaction_base& tx, std::string_view queue, std::size_t max_items,
+             std::size_t max_bytes, std::string_view kind,
+             const std::function<void(std::int64_t, const std::string&)>& accept,
+             std::vector<archive_entry>& invalid) {
+  const int qty =
+      static_cast<int>(std::min<std::size_t>(max_items, std::numeric_limits<int>::max()));
+  auto messages = queue_client::consume(tx, queue, qty);
   const std::string prefix = std::string{kind} + ": ";
   for (const auto& m : messages) {
     try {
@@ -26,6 +33,7 @@ void check_consumed(const std::vector<consumed_message>& messages, std::string_v
       invalid.push_back({m.msg_id, prefix + "invalid JSON: " + e.what()});
     }
   }
+  return messages;
 }
 
 } // namespace detail

@@ -7,11 +7,9 @@
 
 #include "messaging/queue_client.hpp"
 
-#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
-#include <limits>
 #include <string>
 #include <string_view>
 #include <type_traits>
@@ -31,33 +29,15 @@ struct parsed_batch {
 
 namespace detail {
 
-/// Parses consumed `messages` of `queue` with `accept`, refusing as
-/// read_parsed_batch does into `invalid`.
-void check_consumed(const std::vector<consumed_message>& messages, std::string_view queue,
-                    std::size_t max_bytes, std::string_view kind,
-                    const std::function<void(std::int64_t, const std::string&)>& accept,
-                    std::vector<archive_entry>& invalid);
+/// read_parsed_batch without the element type: `accept(msg_id, text)` parses
+/// and keeps one message, or throws to refuse it.
+std::vector<consumed_message>
+read_checked(pqxx::transaction_base& tx, std::string_view queue, std::size_t max_items,
+             std::size_t max_bytes, std::string_view kind,
+             const std::function<void(std::int64_t, const std::string&)>& accept,
+             std::vector<archive_entry>& invalid);
 
 } // namespace detail
-
-/// Parses messages already consumed from `queue` (by queue_client::consume
-/// or consume_through), in the order given, refusing as read_parsed_batch does.
-template <class Parse>
-auto parse_consumed_batch(std::vector<consumed_message> consumed, std::string_view queue,
-                          std::size_t max_bytes, std::string_view kind, Parse&& parse)
-    -> parsed_batch<std::decay_t<std::invoke_result_t<Parse&, const std::string&>>> {
-  parsed_batch<std::decay_t<std::invoke_result_t<Parse&, const std::string&>>> batch;
-  batch.consumed = std::move(consumed);
-  detail::check_consumed(
-      batch.consumed, queue, max_bytes, kind,
-      [&](std::int64_t msg_id, const std::string& text) {
-        batch.items.push_back(parse(text));
-        batch.ids.push_back(msg_id);
-      },
-      batch.invalid);
-  batch.read = batch.consumed.size();
-  return batch;
-}
 
 /// Consumes up to `max_items` messages of `queue` (queue_client::consume: the
 /// batch is the transaction's; a rollback returns it) and parses each body
@@ -70,10 +50,16 @@ template <class Parse>
 auto read_parsed_batch(pqxx::transaction_base& tx, std::string_view queue, std::size_t max_items,
                        std::size_t max_bytes, std::string_view kind, Parse&& parse)
     -> parsed_batch<std::decay_t<std::invoke_result_t<Parse&, const std::string&>>> {
-  const auto qty =
-      static_cast<int>(std::min<std::size_t>(max_items, std::numeric_limits<int>::max()));
-  return parse_consumed_batch(queue_client::consume(tx, queue, qty), queue, max_bytes, kind,
-                              std::forward<Parse>(parse));
+  parsed_batch<std::decay_t<std::invoke_result_t<Parse&, const std::string&>>> batch;
+  batch.consumed = detail::read_checked(
+      tx, queue, max_items, max_bytes, kind,
+      [&](std::int64_t msg_id, const std::string& text) {
+        batch.items.push_back(parse(text));
+        batch.ids.push_back(msg_id);
+      },
+      batch.invalid);
+  batch.read = batch.consumed.size();
+  return batch;
 }
 
 /// Archives `batch.invalid` (plus what the caller added to it) from the

@@ -65,7 +65,7 @@ std::string table_sql(table_op op, const std::string& queue) {
            + " WHERE vt <= clock_timestamp() ORDER BY msg_id LIMIT $1 FOR UPDATE SKIP LOCKED),"
              " taken AS (DELETE FROM " + table
            + " q WHERE q.msg_id = ANY (ARRAY(SELECT p.msg_id FROM picked p))"
-             " RETURNING q.msg_id, q.read_ct + 1 AS read_ct, q.enqueued_at, q.vt, q.message, q.headers)"
+             " RETURNING q.msg_id, q.read_ct + 1, q.enqueued_at, q.vt, q.message, q.headers)"
              " SELECT * FROM taken ORDER BY msg_id";
   case table_op::archive_consumed:
     // As tasker_mq.archive, from the rows consume() returned ('' headers: none).
@@ -328,55 +328,6 @@ std::vector<consumed_message> queue_client::consume(pqxx::transaction_base& tx,
     out.push_back(std::move(m));
   }
   return out;
-}
-
-pqxx::result queue_client::consume_through(pqxx::transaction_base& tx, std::string_view queue,
-                                           int qty, std::string_view function,
-                                           std::string_view args_sql,
-                                           const std::vector<std::string>& params) {
-  auto name = checked_queue(queue);
-  check_non_negative(name, "qty", qty);
-  auto fn = validated_identifier("function name", function);
-  const std::string table = "tasker_mq.q_" + name;
-  // The consume statement's CTEs, then the call on the batch's arrays. A
-  // data-modifying CTE runs once, whatever reads it.
-  std::string sql = table_sql(table_op::consume, name);
-  sql = sql.substr(0, sql.rfind(" SELECT * FROM taken"));
-  sql += ", batch AS (SELECT array_agg(t.msg_id ORDER BY t.msg_id) AS ids,"
-         " array_agg(t.message ORDER BY t.msg_id) AS bodies FROM taken t)"
-         " SELECT f.*, t.read_ct, t.enqueued_at, t.vt, t.message::text, t.headers::text"
-         " FROM batch b CROSS JOIN LATERAL " + fn + "(b.ids, b.bodies";
-  if (!args_sql.empty())
-    sql += ", " + std::string{args_sql};
-  sql += ") f LEFT JOIN taken t ON f.returned AND t.msg_id = f.msg_id";
-  // "tq_thru:" + queue + ":" + 8 hex digits of the call: at most 63 bytes.
-  std::uint32_t h = 2166136261u; // FNV-1a
-  for (unsigned char c : fn + "(" + std::string{args_sql})
-    h = (h ^ c) * 16777619u;
-  char hex[9];
-  std::snprintf(hex, sizeof hex, "%08x", h);
-  const std::string stmt = "tq_thru:" + name + ":" + hex;
-  tx.conn().prepare(stmt, sql); // an identical redefinition is a no-op
-  try {
-    return tx.exec_prepared(stmt, qty, pqxx::prepare::make_dynamic_params(params));
-  } catch (const pqxx::undefined_table& e) {
-    throw pqxx::undefined_table("queue '" + name +
-                                    "' does not exist (create it with tasker_mq.create_queue)",
-                                e.query(), e.sqlstate().c_str());
-  }
-}
-
-consumed_message queue_client::consumed_from(const pqxx::row& row, std::size_t function_columns,
-                                             std::int64_t msg_id) {
-  const auto c = static_cast<pqxx::row::size_type>(function_columns);
-  consumed_message m;
-  m.msg_id = msg_id;
-  m.read_ct = row[c].as<std::int32_t>();
-  m.enqueued_at = text_of(row[c + 1]);
-  m.vt = text_of(row[c + 2]);
-  m.body = text_of(row[c + 3]);
-  m.headers = text_of(row[c + 4]);
-  return m;
 }
 
 std::vector<std::int64_t> queue_client::archive_consumed(

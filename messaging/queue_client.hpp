@@ -156,25 +156,6 @@ public:
   static std::vector<consumed_message> consume(pqxx::transaction_base& tx, std::string_view queue,
                                                int qty);
 
-  /// consume() handing the batch straight to an SQL function in the same
-  /// statement, the bodies never leaving the server. `function` (an
-  /// identifier) is called as `function(ids bigint[], bodies jsonb[], <args>)`
-  /// with the batch in id order (NULL arrays for an empty batch); `args_sql`
-  /// is the SQL of the remaining arguments, written with $2, $3, ... for
-  /// `params` in order. The function must return the columns `msg_id bigint`
-  /// and `returned boolean` among its own: each row comes back with the
-  /// function's columns followed by five of the consumed message (read_ct,
-  /// enqueued_at, vt, body text, headers text), filled for the rows marked
-  /// `returned` and NULL otherwise (consumed_from reads them).
-  static pqxx::result consume_through(pqxx::transaction_base& tx, std::string_view queue, int qty,
-                                      std::string_view function, std::string_view args_sql,
-                                      const std::vector<std::string>& params);
-
-  /// The consumed message of a consume_through row whose function columns
-  /// are the first `function_columns`, given its msg_id.
-  static consumed_message consumed_from(const pqxx::row& row, std::size_t function_columns,
-                                        std::int64_t msg_id);
-
   /// Puts messages this transaction consumed into the queue's archive, each
   /// with its own non-empty reason and exactly as consume() returned it;
   /// returns the ids archived. Every entry must name a message of `consumed`.

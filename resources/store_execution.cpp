@@ -1,7 +1,5 @@
 #include "resources/store_execution.hpp"
 
-#include <algorithm>
-#include <limits>
 #include <stdexcept>
 
 namespace tasker::resources {
@@ -251,60 +249,6 @@ applied_and_dispatched apply_results_and_dispatch(pqxx::transaction_base& tx,
       throw std::logic_error("tasker_apply_results_and_dispatch: unknown row kind " + kind);
     }
   }
-  return out;
-}
-
-taken_results take_results_and_dispatch(pqxx::transaction_base& tx, std::string_view queue,
-                                        int max_items, std::size_t max_bytes,
-                                        std::string_view node_id,
-                                        const std::string& queue_suffix, int hold_seconds) {
-  taken_results out;
-  // Columns of tasker_apply_queued_results, then the consumed message's.
-  constexpr std::size_t function_columns = 13;
-  const auto bytes =
-      static_cast<std::int64_t>(std::min<std::size_t>(max_bytes, std::numeric_limits<std::int32_t>::max()));
-  auto rows = detail::translating([&] {
-    return messaging::queue_client::consume_through(
-        tx, queue, max_items, "tasker_apply_queued_results", "$2::integer, $3, $4, $5::integer",
-        {std::to_string(bytes), std::string{node_id}, queue_suffix, std::to_string(hold_seconds)});
-  });
-  for (const auto& row : rows) {
-    // kind, msg_id, returned, ordinal, workflow_step_uuid, outcome, detail,
-    // task_uuid, queue_name, to_state, touched, locked, sent
-    const auto kind = row[0].as<std::string>();
-    if (kind == "taken") {
-      out.read = row[12].as<std::size_t>();
-    } else if (kind == "unchecked") {
-      out.unchecked.push_back(
-          messaging::queue_client::consumed_from(row, function_columns, row[1].as<std::int64_t>()));
-    } else if (kind == "result") {
-      applied_result r{row[3].as<std::int32_t>(), row[4].as<std::string>(std::string{}),
-                       parse_outcome(row[5].as<std::string>()), row[6].as<std::string>(std::string{}),
-                       row[1].as<std::int64_t>()};
-      if (row[2].as<bool>())
-        out.unknown.push_back(messaging::queue_client::consumed_from(row, function_columns, r.msg_id));
-      out.applied.results.push_back(std::move(r));
-    } else if (kind == "touched") {
-      out.applied.touched = row[10].as<std::size_t>();
-      out.applied.locked = row[11].as<std::size_t>();
-    } else if (kind == "held") {
-      out.applied.dispatch.held.push_back(
-          {row[7].as<std::string>(), row[4].as<std::string>(), row[8].as<std::string>()});
-    } else if (kind == "finalized") {
-      out.applied.dispatch.finalized.push_back(
-          {row[7].as<std::string>(), parse_task_state(row[9].as<std::string>())});
-    } else if (kind == "sent") {
-      out.applied.dispatch.sent = row[12].as<std::size_t>();
-    } else {
-      throw std::logic_error("tasker_apply_queued_results: unknown row kind " + kind);
-    }
-  }
-  // The function's rows come in no promised order once joined: results in
-  // batch order, as apply_results_and_dispatch gives them.
-  std::sort(out.applied.results.begin(), out.applied.results.end(),
-            [](const applied_result& a, const applied_result& b) { return a.ordinal < b.ordinal; });
-  std::sort(out.unchecked.begin(), out.unchecked.end(),
-            [](const auto& a, const auto& b) { return a.msg_id < b.msg_id; });
   return out;
 }
 

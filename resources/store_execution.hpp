@@ -9,7 +9,6 @@
 /// Applying step results does not: the result processor advances the tasks
 /// it touched itself and raises it only for those it could not lock.
 
-#include "messaging/queue_client.hpp"
 #include "resources/store_error.hpp"
 #include "resources/store_readiness.hpp"
 #include "resources/store_tasks.hpp"
@@ -85,7 +84,6 @@ struct applied_result {
   std::string step_uuid;                              ///< empty when not a UUID
   result_outcome outcome = result_outcome::duplicate; ///< what happened
   std::string detail;                                 ///< why, for duplicate/stale/unknown_step
-  std::int64_t msg_id = 0;                            ///< its message, when taken from a queue
 };
 
 /// A step moved by the rescue sweep.
@@ -183,30 +181,5 @@ applied_and_dispatched apply_results_and_dispatch(pqxx::transaction_base& tx,
                                                   std::string_view node_id,
                                                   const std::string& queue_suffix,
                                                   int hold_seconds);
-
-/// What take_results_and_dispatch did with one batch of a step results queue.
-struct taken_results {
-  std::size_t read = 0; ///< messages consumed
-  /// When some body was not plain (tasker_is_plain_step_result): the whole
-  /// batch, consumed and nothing applied, for the caller to examine with the
-  /// wire parser and apply with apply_results_and_dispatch. Empty otherwise.
-  std::vector<messaging::consumed_message> unchecked;
-  /// Otherwise what the batch did, each result naming its message (msg_id).
-  applied_and_dispatched applied;
-  /// The messages of the results of unknown steps, for the caller to archive.
-  std::vector<messaging::consumed_message> unknown;
-};
-
-/// Consumes up to `max_items` messages of the step results queue `queue` and,
-/// when every body is a plain step result no larger than `max_bytes`, applies
-/// them as apply_results_and_dispatch applies the wire parser's reading of
-/// them, all in one statement (tasker_apply_queued_results): the bodies
-/// never leave the server. A batch with any other body is consumed and
-/// returned whole in `unchecked`, nothing applied. Either way the batch is the
-/// transaction's: a rollback returns it to the queue.
-taken_results take_results_and_dispatch(pqxx::transaction_base& tx, std::string_view queue,
-                                        int max_items, std::size_t max_bytes,
-                                        std::string_view node_id,
-                                        const std::string& queue_suffix, int hold_seconds);
 
 } // namespace tasker::resources

@@ -59,17 +59,6 @@ void create_task(pipeline& p, const std::string& name, nlohmann::json context = 
   REQUIRE(create_all(p) == 1);
 }
 
-// A diamond task whose first step a worker has taken: the one message, as
-// the worker read it.
-std::vector<messaging::step_message> first_diamond_step(pipeline& p) {
-  p.register_toml(diamond_toml());
-  create_task(p, "diamond");
-  p.claim_and_enqueue();
-  auto first = p.take_steps();
-  REQUIRE(first.size() == 1);
-  return first;
-}
-
 } // namespace
 
 TEST_CASE("the processors drive a diamond from request to a complete task") {
@@ -268,7 +257,11 @@ TEST_CASE("a non-retryable failure fails the step for good at the first attempt"
 
 TEST_CASE("a duplicate step result changes nothing and is deleted") {
   pipeline p;
-  auto first = first_diamond_step(p);
+  p.register_toml(diamond_toml());
+  create_task(p, "diamond");
+  p.claim_and_enqueue();
+  auto first = p.take_steps();
+  REQUIRE(first.size() == 1);
   auto result = pipeline::success(first[0], {{"v", 1}});
   p.post(result);
   p.run(executor_type::step_result_processor);
@@ -308,57 +301,13 @@ TEST_CASE("an unparsable or unknown step result is archived with its reason") {
   CHECK(reasons.count("step_result.task_uuid:field") == 1);
 }
 
-TEST_CASE("a plain result of an unknown step is archived with its reason by the store's own "
-          "reading") {
-  pipeline p;
-  const nlohmann::json body{{"task_uuid", "00000000-0000-4000-8000-000000000001"},
-                            {"step_uuid", "00000000-0000-4000-8000-000000000002"},
-                            {"status", "success"},
-                            {"results", {{"n", 1}}},
-                            {"execution_time_ms", 1.5}};
-  p.post_json(body);
-  actors::step_result_processor proc{p.cfg, p.node};
-  CHECK(proc.process_batch(p.conn, 10).items == 1);
-  CHECK(proc.examined_batches() == 0); // never parsed in the node
-  CHECK(proc.archived() == 1);
-  pqxx::work tx{p.conn};
-  auto archived = messaging::queue_client::list_archived(tx, p.cfg.queues.names.step_results, 10);
-  REQUIRE(archived.size() == 1);
-  CHECK(archived[0].reason.rfind("step_result: ", 0) == 0);
-  CHECK(archived[0].reason.find("unknown step") != std::string::npos);
-  CHECK(archived[0].reason.find("00000000-0000-4000-8000-000000000002") != std::string::npos);
-  CHECK(archived[0].message == body); // as it was sent
-  tx.commit();
-  CHECK(p.scalar<int>("SELECT count(*) FROM tasker_mq.q_orchestration_step_results") == 0);
-}
-
-TEST_CASE("a result that is valid but not plain is read by the wire parser and applied with its "
-          "batch") {
-  pipeline p;
-  auto first = first_diamond_step(p);
-  // "worker": null is absent to the parser; the store's own reading of a
-  // batch takes only plain results, so this batch goes through the parser.
-  auto body = pipeline::success(first[0], {{"v", 1}}).to_json();
-  body["worker"] = nullptr;
-  p.post_json(body);
-  p.post_json({{"task_uuid", "nope"}}); // and is refused by it, in the same batch
-  actors::step_result_processor proc{p.cfg, p.node};
-  CHECK(proc.process_batch(p.conn, 10).items == 2);
-  CHECK(proc.examined_batches() == 1);
-  CHECK(proc.applied() == 1);
-  CHECK(proc.archived() == 1);
-  CHECK(p.scalar<std::string>("SELECT current_state FROM workflow_steps WHERE name = 'a'") ==
-        "complete");
-  CHECK(p.scalar<std::string>("SELECT results::text FROM workflow_steps WHERE name = 'a'") ==
-        R"({"v": 1})");
-  CHECK(p.scalar<int>("SELECT count(*) FROM tasker_mq.q_orchestration_step_results") == 0);
-  // The batch advanced the task: the next steps are on their way.
-  CHECK(proc.dispatched() == 2);
-}
-
 TEST_CASE("a step stranded past its timeout is rescued to pending and enqueued again") {
   pipeline p;
-  auto lost = first_diamond_step(p); // the worker takes the message and dies
+  p.register_toml(diamond_toml());
+  create_task(p, "diamond");
+  p.claim_and_enqueue();
+  auto lost = p.take_steps(); // the worker takes the message and dies
+  REQUIRE(lost.size() == 1);
   auto age = [&] {
     pqxx::work tx{p.conn};
     tx.exec0("UPDATE workflow_steps SET updated_at = now() - interval '1 hour'"
@@ -458,7 +407,11 @@ TEST_CASE("two enqueuers on two connections never send the same step twice") {
 
 TEST_CASE("a result batch that advances its own tasks wakes no claimer") {
   pipeline p;
-  auto first = first_diamond_step(p);
+  p.register_toml(diamond_toml());
+  create_task(p, "diamond");
+  p.claim_and_enqueue();
+  auto first = p.take_steps();
+  REQUIRE(first.size() == 1);
   ready_listener listener{p.db.url()};
   p.post(pipeline::success(first[0], {{"from", "a"}}));
   CHECK(p.run(executor_type::step_result_processor).items == 1);
@@ -468,7 +421,11 @@ TEST_CASE("a result batch that advances its own tasks wakes no claimer") {
 
 TEST_CASE("a result for a task another node holds is left to that node's claim path") {
   pipeline p;
-  auto first = first_diamond_step(p);
+  p.register_toml(diamond_toml());
+  create_task(p, "diamond");
+  p.claim_and_enqueue();
+  auto first = p.take_steps();
+  REQUIRE(first.size() == 1);
   {
     pqxx::work tx{p.conn};
     tx.exec0("UPDATE tasks SET claimed_by = 'node-b', claimed_at = now()");

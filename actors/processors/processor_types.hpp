@@ -122,16 +122,12 @@ public:
   std::uint64_t dispatched() const { return dispatched_; }
   /// Tasks finalized by advancing touched tasks since construction.
   std::uint64_t finalized() const { return finalized_; }
-  /// Batches the store left to the wire parser (some body not plain) since
-  /// construction.
-  std::uint64_t examined_batches() const { return examined_batches_; }
 
 private:
   std::string queue_;
   std::string node_id_;
   std::string namespace_suffix_;
   std::size_t max_message_bytes_;
-  std::uint64_t examined_batches_ = 0;
   std::uint64_t dispatched_ = 0;
   std::uint64_t finalized_ = 0;
   std::uint64_t applied_ = 0;
