@@ -8,7 +8,7 @@ PACKAGES=(
   libcaf-dev libpqxx-dev libtomlplusplus-dev libspdlog-dev doctest-dev
   nlohmann-json3-dev libcpp-httplib-dev prometheus-cpp-dev libcli11-dev
   postgresql-15 postgresql-client-15 procps python3
-  libssl-dev openssl
+  libssl-dev openssl libjemalloc-dev
   chromium
 )
 

@@ -6,6 +6,9 @@
 
 #include <doctest/doctest.h>
 
+#include <fstream>
+#include <sstream>
+
 using namespace tasker;
 using namespace tasker::testing;
 using namespace std::chrono_literals;
@@ -102,4 +105,21 @@ TEST_CASE("a step that keeps failing past its retry limit puts its task in error
   REQUIRE(failed == 1);
   CHECK(c.scalar("SELECT attempts FROM workflow_steps") == 2);
   CHECK(c.scalar("SELECT count(*) FROM workflow_steps WHERE current_state = 'error'") == 1);
+}
+
+TEST_CASE("the node runs with the allocator it was built with and says which at start") {
+  cluster c;
+  auto& node = c.start_node("allocator-node", {"--set", "telemetry.logging.level=info"});
+  std::ifstream maps{"/proc/" + std::to_string(node.pid()) + "/maps"};
+  REQUIRE(maps.good());
+  std::stringstream mapped;
+  mapped << maps.rdbuf();
+  INFO(node.output());
+#ifdef TASKER_WITH_JEMALLOC
+  CHECK(node.output().find("allocator: jemalloc 5") != std::string::npos);
+  CHECK(mapped.str().find("libjemalloc") != std::string::npos);
+#else
+  CHECK(node.output().find("allocator: the C library's malloc") != std::string::npos);
+  CHECK(mapped.str().find("libjemalloc") == std::string::npos);
+#endif
 }

@@ -5,6 +5,7 @@
 #include <CLI/CLI.hpp>
 
 #include <functional>
+#include <string>
 
 namespace tasker::tools {
 
@@ -22,5 +23,10 @@ void add_run_command(CLI::App& app, command_fn& run);
 
 /// `tasker-node worker`: runs step handlers for one namespace until SIGINT or SIGTERM.
 void add_worker_command(CLI::App& app, command_fn& run);
+
+/// The memory allocator this binary runs with, for the start-up log:
+/// "jemalloc <version>" when built with it (TASKER_JEMALLOC), otherwise
+/// "the C library's malloc".
+std::string allocator_description();
 
 } // namespace tasker::tools

@@ -137,6 +137,7 @@ int run_node(const config::cli_config_options& flags, const run_flags& rf) {
   spdlog::set_level(level);
   spdlog::info("configuration: environment {}, root {}, database {}", loaded.environment,
                loaded.config_dir.string(), config::redact_url(loaded.config.database.url));
+  spdlog::info("allocator: {}", allocator_description());
   node::node_options opts;
   opts.node_id = rf.node_id;
   opts.naive = rf.naive;

@@ -58,8 +58,9 @@ int run_worker(const worker_flags& flags, const config::cli_config_options& cfg_
   caf::actor_system_config sys_cfg;
   caf::actor_system sys{sys_cfg};
   auto group = actors::spawn_worker_group(sys, opts, handlers);
-  spdlog::info("worker: namespace {} with {} worker(s); SIGINT or SIGTERM drains and exits",
-               opts.namespace_name, opts.concurrency);
+  spdlog::info("worker: namespace {} with {} worker(s), allocator {}; SIGINT or SIGTERM drains "
+               "and exits",
+               opts.namespace_name, opts.concurrency, allocator_description());
   bool clean = true;
   {
     caf::scoped_actor self{sys};
