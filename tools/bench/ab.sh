@@ -61,6 +61,16 @@ if [ -z "$URL" ]; then
   URL="$(TASKER_PG_DIR="${TASKER_PG_DIR:-$ROOT/var/pg-bench}" "$ROOT/tools/pg.sh" start)"
 fi
 
+# One line: the name given, then the means over the runs given (one run: its figures).
+SUMMARY="$WORK/summary.py"
+cat > "$SUMMARY" <<'PY'
+import json, sys
+runs = [json.load(open(f))["burndown_coordinator"] for f in sys.argv[2:]]
+mean = lambda k: sum(r[k] for r in runs) / len(runs)
+print(sys.argv[1], round(mean("tasks_per_second")), "%.3f" % mean("machine_cpu_ms_per_task"),
+      "%.2f" % mean("node_cpu_seconds"), "%.2f" % mean("worker_cpu_seconds"), flush=True)
+PY
+
 echo "build round tasks/s cpu_ms_per_task node_cpu_s worker_cpu_s"
 for round in $(seq 1 "$ROUNDS"); do
   for label in "${LABELS[@]}"; do
@@ -72,23 +82,11 @@ for round in $(seq 1 "$ROUNDS"); do
       tail -n 30 "$WORK/$label/round$round.log" >&2
       exit 1
     fi
-    python3 - "$out" "$label" "$round" <<'PY'
-import json, sys
-c = json.load(open(sys.argv[1]))["burndown_coordinator"]
-print(sys.argv[2], sys.argv[3], round(c["tasks_per_second"]),
-      "%.3f" % c["machine_cpu_ms_per_task"], "%.2f" % c["node_cpu_seconds"],
-      "%.2f" % c["worker_cpu_seconds"], flush=True)
-PY
+    python3 "$SUMMARY" "$label $round" "$out"
   done
 done
 
 echo "means over $ROUNDS round(s):"
 for label in "${LABELS[@]}"; do
-  python3 - "$label" "$WORK/$label"/round*.json <<'PY'
-import json, sys
-runs = [json.load(open(f))["burndown_coordinator"] for f in sys.argv[2:]]
-mean = lambda k: sum(r[k] for r in runs) / len(runs)
-print(sys.argv[1], round(mean("tasks_per_second")), "%.3f" % mean("machine_cpu_ms_per_task"),
-      "%.2f" % mean("node_cpu_seconds"), "%.2f" % mean("worker_cpu_seconds"))
-PY
+  python3 "$SUMMARY" "$label" "$WORK/$label"/round*.json
 done
