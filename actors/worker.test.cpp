@@ -469,6 +469,35 @@ TEST_CASE_FIXTURE(worker_fixture, "the claim consumes the message of every step 
           .as<int>() == 1);
 }
 
+TEST_CASE_FIXTURE(worker_fixture, "the claim commits without waiting for the WAL flush, whether "
+                                  "or not it finds work") {
+  auto msgs = enqueue_one("noop");
+  send(msgs);
+  conn.prepare("claim_under_test", claim_statement_sql(ns_queue));
+  auto flush_setting = [](pqxx::work& tx) {
+    return tx.exec1("SHOW synchronous_commit")[0].as<std::string>();
+  };
+  for (int round = 0; round < 2; ++round) {
+    CAPTURE(round);
+    pqxx::work tx{conn};
+    CHECK(flush_setting(tx) == "on");
+    auto rows = tx.exec_prepared("claim_under_test", 10, 0, "{}", 300, 30);
+    // The first round consumes the message and starts its step; the second
+    // finds nothing.
+    int consumed = 0;
+    for (const auto& row : rows)
+      consumed += !row[0].is_null() && row[2].as<bool>();
+    CHECK(consumed == (round == 0 ? 1 : 0));
+    CHECK(flush_setting(tx) == "off");
+    tx.commit();
+  }
+  pqxx::work tx{conn};
+  CHECK(flush_setting(tx) == "on");
+  CHECK(tx.exec_params1("SELECT current_state FROM workflow_steps WHERE workflow_step_uuid = $1",
+                        msgs[0].step_uuid)[0]
+          .as<std::string>() == "in_progress");
+}
+
 TEST_CASE_FIXTURE(worker_fixture, "a message the claim keeps runs and is deleted with its "
                                   "result") {
   // A number of magnitude 1e308 or more that a double still holds is one of

@@ -33,8 +33,6 @@ messaging::worker_info make_worker_info(const std::string& id) {
   return {id, host, static_cast<std::int64_t>(::getpid())};
 }
 
-namespace {
-
 // The claim, as one statement outside a transaction block (no BEGIN, no
 // COMMIT round trip). It locks up to $1 visible messages of the queue (oldest
 // first, skipping those other readers hold) and starts the enqueued steps they
@@ -51,11 +49,17 @@ namespace {
 // message (step uuid, its state, whether this call started it). Steps are
 // named by any message whose step_uuid is a UUID. The queue is a validated
 // identifier. Rows are addressed by `msg_id = ANY (ARRAY(...))`, an index probe
-// in every plan (see messaging/queue_client.cpp).
-std::string claim_sql(const std::string& queue) {
+// in every plan (see messaging/queue_client.cpp). The claim commits without
+// waiting for the WAL flush (resources::commit_without_flush): lost in a
+// crash, it leaves the steps enqueued and their messages in the queue, to be
+// claimed again, as a worker that dies after a claim leaves them in_progress
+// for the rescue sweep; either way the step runs again. The result post that
+// follows the step flushes the claim with it.
+std::string claim_statement_sql(const std::string& queue) {
   const std::string table = "tasker_mq.q_" + queue;
   return "WITH locked AS (SELECT msg_id, message FROM " + table
-         + " WHERE vt <= clock_timestamp() ORDER BY msg_id LIMIT $1 FOR UPDATE SKIP LOCKED),"
+         + " WHERE vt <= clock_timestamp() AND " + std::string{resources::commit_without_flush}
+         + " ORDER BY msg_id LIMIT $1 FOR UPDATE SKIP LOCKED),"
            " picked AS (SELECT msg_id, CASE WHEN $2::integer > 0 THEN $2::integer"
            " ELSE least(greatest(sum(CASE WHEN jsonb_typeof(message->'timeout_seconds') = 'number'"
            " THEN least(greatest((message->>'timeout_seconds')::numeric, 0), 1073741824)"
@@ -86,6 +90,8 @@ std::string claim_sql(const std::string& queue) {
            " workflow_step_uuid::text, current_state, started FROM started";
 }
 
+namespace {
+
 std::string lowercase(std::string s) {
   for (auto& c : s)
     c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
@@ -110,7 +116,7 @@ step_worker::step_worker(worker_options opts, std::shared_ptr<const handler_regi
     throw std::invalid_argument("worker " + info_.id + ": no doorbell for queue " + queue_);
   resources::apply_session_settings(work_);
   claim_statement_ = "tw_claim:" + queue_; // at most 57 bytes: within PostgreSQL's 63
-  work_.prepare(claim_statement_, claim_sql(queue_));
+  work_.prepare(claim_statement_, claim_statement_sql(queue_));
 }
 
 step_worker::~step_worker() = default;

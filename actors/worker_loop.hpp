@@ -55,6 +55,13 @@ inline constexpr std::chrono::milliseconds claim_horizon{20};
 /// Who ran a step: id, host and process, for the result's `worker` field.
 messaging::worker_info make_worker_info(const std::string& id);
 
+/// The claim statement of namespace queue `queue` (a validated identifier),
+/// which every worker actor prepares: parameters $1 batch size, $2 visibility
+/// timeout (0: from the steps' timeouts), $3 history metadata, $4 default step
+/// timeout, $5 visibility margin. It commits without waiting for the WAL flush
+/// (resources::commit_without_flush).
+std::string claim_statement_sql(const std::string& queue);
+
 /// One worker's loop body, bound to its own connections. Not thread-safe: one
 /// thread (one detached actor) drives it.
 class step_worker {

@@ -1,4 +1,5 @@
 #include "resources/store_execution.hpp"
+#include "resources/session.hpp"
 
 #include <stdexcept>
 
@@ -231,7 +232,9 @@ applied_and_dispatched apply_results_and_dispatch(pqxx::transaction_base& tx,
   auto rows = detail::translating([&] {
     return tx.exec_params("SELECT kind, task_uuid, workflow_step_uuid, queue_name, to_state, sent,"
                           " ordinal, outcome, detail, touched, locked"
-                          " FROM tasker_apply_results_and_dispatch($1::jsonb, $2, $3, $4)",
+                          " FROM tasker_apply_results_and_dispatch($1::jsonb, $2, $3, $4)"
+                          " WHERE "
+                            + std::string{commit_without_flush},
                           results.dump(), std::string{node_id}, queue_suffix, hold_seconds);
   });
   for (const auto& row : rows) {

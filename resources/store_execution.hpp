@@ -175,7 +175,10 @@ struct applied_and_dispatched {
 /// skipping rows another transaction holds (the others are flagged for
 /// attention and the claimers woken, tasker_tasks_ready, on commit); then
 /// dispatches the locked tasks as dispatch_tasks does, with finalization.
-/// Results come back in batch order.
+/// Results come back in batch order. The rest of the transaction commits
+/// without waiting for the WAL flush (commit_without_flush, session.hpp): it
+/// is meant to consume the results it applies from their queue, so a commit
+/// lost in a crash returns them to the queue and they are applied again.
 applied_and_dispatched apply_results_and_dispatch(pqxx::transaction_base& tx,
                                                   const nlohmann::json& results,
                                                   std::string_view node_id,

@@ -151,6 +151,46 @@ TEST_CASE("applying results classifies unknown steps, repeats in a batch and sta
   CHECK(contains(applied[3].detail, "0000000000ff"));
 }
 
+TEST_CASE("a result batch's transaction commits without waiting for the WAL flush; a request "
+          "batch's waits") {
+  pipeline p;
+  p.register_toml(diamond_toml());
+  p.send_request(pipeline::request("diamond", {}));
+  auto flush_setting = [](pqxx::work& tx) {
+    return tx.exec1("SHOW synchronous_commit")[0].as<std::string>();
+  };
+  {
+    // Task uuids of the new tasks can be read by clients once committed: the
+    // creation is flushed before it is visible.
+    pqxx::work tx{p.conn};
+    auto made = resources::create_start_and_dispatch(
+        tx, nlohmann::json::array({pipeline::request("diamond", {{"i", 1}})}), p.node, false,
+        "_queue", 30);
+    REQUIRE(made.created.size() == 1);
+    CHECK(flush_setting(tx) == "on");
+  }
+  p.run(executor_type::task_request_processor);
+  p.claim_and_enqueue();
+  auto steps = p.take_steps();
+  REQUIRE(steps.size() == 1);
+  {
+    pqxx::work tx{p.conn};
+    CHECK(flush_setting(tx) == "on");
+    auto applied = resources::apply_results_and_dispatch(
+        tx, nlohmann::json::array({pipeline::success(steps[0], {{"v", 1}}).to_json()}), p.node,
+        "_queue", 30);
+    REQUIRE(applied.results.size() == 1);
+    CHECK(applied.results[0].outcome == resources::result_outcome::completed);
+    CHECK(flush_setting(tx) == "off");
+    tx.commit();
+  }
+  // For that transaction only.
+  pqxx::work tx{p.conn};
+  CHECK(flush_setting(tx) == "on");
+  CHECK(tx.exec1("SELECT count(*) FROM workflow_steps WHERE current_state = 'complete'")[0]
+          .as<int>() == 1);
+}
+
 TEST_CASE("applying results locks the touched tasks that this node may advance and sends their "
           "ready steps") {
   pipeline p;
