@@ -405,8 +405,8 @@ TEST_CASE_FIXTURE(worker_fixture, "a step message names its step in any letter c
   CHECK(eventually([&] { return queue_length(ns_queue) == 0; }));
 }
 
-TEST_CASE_FIXTURE(worker_fixture, "a malformed message naming a real enqueued step is archived; "
-                                  "the step it started is left to the rescue sweep") {
+TEST_CASE_FIXTURE(worker_fixture, "a malformed message naming a real enqueued step is archived, "
+                                  "and the step it started is left to the rescue sweep") {
   auto msgs = enqueue_one("noop");
   auto body = msgs[0].to_json();
   body["attempt"] = "first"; // not a number: the message is refused after the claim
@@ -453,7 +453,7 @@ TEST_CASE_FIXTURE(worker_fixture, "a message whose step is already complete is d
   CHECK(*calls == 0);
 }
 
-TEST_CASE_FIXTURE(worker_fixture, "the claim consumes the message of every step it starts; a "
+TEST_CASE_FIXTURE(worker_fixture, "the claim consumes the message of every step it starts, and a "
                                   "worker that dies mid-step leaves the step in_progress") {
   auto msgs = enqueue_one("sleep", {{"ms", 600000}});
   send(msgs);

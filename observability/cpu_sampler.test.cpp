@@ -66,7 +66,7 @@ TEST_CASE("resident memory is the second statm field times the page size") {
   CHECK(tasker::observability::resident_memory_bytes() > 0);
 }
 
-TEST_CASE("host cpu ticks come from the aggregate cpu line; idle and iowait are not busy") {
+TEST_CASE("host cpu ticks come from the aggregate cpu line, and idle and iowait are not busy") {
   auto ticks = parse_host_cpu_ticks("cpu  100 5 50 800 40 3 2 0 0 0\ncpu0 50 2 25 400 20 1 1 0 0 0\n");
   REQUIRE(ticks);
   CHECK(ticks->total == 1000);

@@ -151,8 +151,8 @@ TEST_CASE("applying results classifies unknown steps, repeats in a batch and sta
   CHECK(contains(applied[3].detail, "0000000000ff"));
 }
 
-TEST_CASE("a result batch's transaction commits without waiting for the WAL flush; a request "
-          "batch's waits") {
+TEST_CASE("a result batch's transaction commits without waiting for the WAL flush, a request "
+          "batch's waits for it") {
   pipeline p;
   p.register_toml(diamond_toml());
   p.send_request(pipeline::request("diamond", {}));
@@ -258,7 +258,7 @@ TEST_CASE("applying results locks the touched tasks that this node may advance a
   CHECK(again.dispatch.sent == 0);
 }
 
-TEST_CASE("a result batch that sends the next steps leaves its task row as it was; a task "
+TEST_CASE("a result batch that sends the next steps leaves its task row as it was, and a task "
           "that finishes is written once, by its completion") {
   pipeline p;
   p.register_toml(diamond_toml());
@@ -476,7 +476,7 @@ TEST_CASE("a result batch holds back the next steps whose namespace queue is mis
 }
 
 TEST_CASE("a new task whose namespace queue is missing starts with its root held back and "
-          "named; the rest of the batch goes out") {
+          "named, and the rest of the batch goes out") {
   pipeline p;
   p.register_toml(diamond_toml());
   p.register_toml("namespace = \"ghost\"\nname = \"lonely\"\nversion = \"1.0.0\"\n"
