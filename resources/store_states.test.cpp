@@ -265,7 +265,9 @@ TEST_CASE("steps and histories go with their owners: deleted, truncated, keys fi
                           "UPDATE workflow_steps SET workflow_step_uuid = gen_random_uuid()",
                           "UPDATE named_steps SET named_step_uuid = gen_random_uuid()",
                           "DELETE FROM named_steps WHERE name = 's0'",
-                          "DELETE FROM named_tasks"}) {
+                          "DELETE FROM named_tasks",
+                          "UPDATE named_tasks SET named_task_uuid = gen_random_uuid()",
+                          "UPDATE tasks SET named_task_uuid = gen_random_uuid()"}) {
     test::savepoint sp{tx};
     CHECK_THROWS_AS(tx.exec_params0(sql), pqxx::foreign_key_violation);
   }
@@ -286,6 +288,69 @@ TEST_CASE("steps and histories go with their owners: deleted, truncated, keys fi
   CHECK(tx.exec1("SELECT count(*) FROM workflow_steps")[0].as<int>() == 0);
   CHECK(tx.exec1("SELECT count(*) FROM task_transitions")[0].as<int>() == 0);
   CHECK(tx.exec1("SELECT count(*) FROM workflow_step_transitions")[0].as<int>() == 0);
+}
+
+TEST_CASE("a new task must name a template of its namespace, and a template that tasks use stays") {
+  testing::scratch_db db;
+  auto conn = db.connect();
+  auto used = test::flat_template("used", 1);
+  auto unused = test::flat_template("unused", 1);
+  std::string unused_key;
+  {
+    pqxx::work tx{conn};
+    register_template(tx, unused);
+    test::make_task(tx, used);
+    unused_key = tx.exec1("SELECT named_task_uuid::text FROM named_tasks WHERE name = 'unused'")[0]
+                   .as<std::string>();
+    tx.commit();
+  }
+  // One statement with a task whose template does not exist, or whose
+  // namespace is not its template's, inserts nothing.
+  auto insert = [&](pqxx::transaction_base& tx, const std::string& template_expr,
+                    const std::string& namespace_expr) {
+    tx.exec0("INSERT INTO tasks (named_task_uuid, namespace_uuid, identity_hash)"
+             " SELECT nt.named_task_uuid, nt.namespace_uuid, 'h' || nt.name FROM named_tasks nt"
+             " UNION ALL SELECT " + template_expr + ", " + namespace_expr + ", 'odd'");
+  };
+  const std::string used_template = "(SELECT named_task_uuid FROM named_tasks WHERE name = 'used')";
+  const std::string used_namespace = "(SELECT namespace_uuid FROM named_tasks WHERE name = 'used')";
+  for (const auto& [tmpl, ns] :
+       {std::pair{std::string{"gen_random_uuid()"}, used_namespace},
+        std::pair{used_template, std::string{"gen_random_uuid()"}}}) {
+    pqxx::work tx{conn};
+    CHECK_THROWS_AS(insert(tx, tmpl, ns), pqxx::foreign_key_violation);
+  }
+  {
+    pqxx::work tx{conn};
+    insert(tx, used_template, used_namespace); // all three name templates
+    CHECK(tx.exec1("SELECT count(*) FROM tasks")[0].as<int>() == 4);
+  }
+  // While a transaction creates a task of a template, the template cannot be
+  // deleted: the deletion waits, and once the task is committed, fails.
+  pqxx::connection other{db.url()};
+  {
+    pqxx::work creating{conn};
+    creating.exec0("INSERT INTO tasks (named_task_uuid, namespace_uuid, identity_hash)"
+                   " SELECT named_task_uuid, namespace_uuid, 'fresh' FROM named_tasks"
+                   " WHERE name = 'unused'");
+    {
+      pqxx::work deleting{other};
+      deleting.exec0("SET LOCAL lock_timeout = '200ms'");
+      CHECK_THROWS_AS(deleting.exec0("DELETE FROM named_tasks WHERE name = 'unused'"),
+                      pqxx::sql_error);
+    }
+    creating.commit();
+  }
+  {
+    pqxx::work deleting{other};
+    CHECK_THROWS_AS(deleting.exec0("DELETE FROM named_tasks WHERE name = 'unused'"),
+                    pqxx::foreign_key_violation);
+  }
+  // A template no task names may be deleted.
+  pqxx::work tx{conn};
+  tx.exec0("DELETE FROM tasks WHERE identity_hash = 'fresh'");
+  tx.exec_params0("DELETE FROM named_tasks WHERE named_task_uuid = $1", unused_key);
+  CHECK(tx.exec1("SELECT count(*) FROM named_tasks")[0].as<int>() == 1);
 }
 
 TEST_CASE("edges join steps of their own task and go with their steps") {
