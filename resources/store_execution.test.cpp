@@ -24,6 +24,32 @@ TEST_CASE("claiming and starting moves only pending tasks to in_progress") {
   CHECK_FALSE(again[0].started);
 }
 
+TEST_CASE("a claim finds nothing while every task is claimed or settled, and takes over a "
+          "lapsed claim") {
+  testing::scratch_db db;
+  auto conn = db.connect();
+  pqxx::work tx{conn};
+  CHECK(claim_and_start_tasks(tx, "n1", 10, 60, 60.0).empty()); // no tasks at all
+  auto task = test::make_task(tx, test::diamond_template());
+  REQUIRE(claim_and_start_tasks(tx, "n1", 10, 60, 60.0).size() == 1);
+  // Claimed and live: nothing for another node, nor for the holder.
+  CHECK(claim_and_start_tasks(tx, "n2", 10, 60, 60.0).empty());
+  CHECK(claim_and_start_tasks(tx, "n1", 10, 60, 60.0).empty());
+  // The only claimable task is one whose claim has lapsed.
+  tx.exec_params0("UPDATE tasks SET claimed_at = now() - interval '61 seconds'"
+                  " WHERE task_uuid = $1",
+                  task);
+  auto taken = claim_and_start_tasks(tx, "n2", 10, 60, 60.0);
+  REQUIRE(taken.size() == 1);
+  CHECK(taken[0].task_uuid == task);
+  CHECK_FALSE(taken[0].started); // started by the first claim
+  CHECK(tx.exec_params1("SELECT claimed_by FROM tasks WHERE task_uuid = $1", task)[0]
+          .as<std::string>() == "n2");
+  // Released, it needs attention unclaimed and is claimed again.
+  release_claims(tx, {task}, "n2");
+  CHECK(claim_and_start_tasks(tx, "n1", 10, 60, 60.0).size() == 1);
+}
+
 TEST_CASE("only the claiming node's tasks are locked for enqueueing") {
   testing::scratch_db db;
   auto conn = db.connect();

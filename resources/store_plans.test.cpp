@@ -276,17 +276,21 @@ TEST_CASE("plans made on empty tables read only a batch's own rows after a burst
   CHECK_MESSAGE(wide.empty(), wide.size(), " plan lines read beyond the batch:", first_five(wide));
 }
 
-TEST_CASE("an idle finalizer's poll reads only the tasks flagged for attention") {
+namespace {
+
+// Polls `sql`, which must find nothing, on a connection that made its plans
+// on empty tables, then with 2,000 tasks in flight (started on creation):
+// no line of those plans may read more than 50 rows.
+void check_idle_poll(const std::string& sql, const std::string& beyond) {
   testing::scratch_db db;
   auto setup = db.connect();
   register_chain(setup);
   auto conn = db.connect();
   auto poll = [&] {
     pqxx::nontransaction tx{conn};
-    return tx.exec("SELECT * FROM tasker_finalize_tasks(10)").size();
+    return tx.exec(sql).size();
   };
   CHECK(poll() == 0); // its plans made on empty tables
-  // 2,000 tasks in flight: none needs the finalizer.
   for (int i = 0; i < 20; ++i)
     create_started(setup, 100, "busy" + std::to_string(i));
   explain_to_client(conn);
@@ -295,7 +299,19 @@ TEST_CASE("an idle finalizer's poll reads only the tasks flagged for attention")
     CHECK(poll() == 0);
   REQUIRE_FALSE(collector.plans.empty());
   auto wide = wide_reads(collector.plans, 50);
-  CHECK_MESSAGE(wide.empty(), wide.size(), " plan lines read beyond the flagged tasks:", first_five(wide));
+  CHECK_MESSAGE(wide.empty(), wide.size(), " plan lines read beyond ", beyond, ":",
+                first_five(wide));
+}
+
+} // namespace
+
+TEST_CASE("an idle claimer's poll reads no task it cannot claim") {
+  check_idle_poll("SELECT * FROM tasker_claim_and_start_tasks('idle-node', 10, 60, 60)",
+                  "the claimable tasks");
+}
+
+TEST_CASE("an idle finalizer's poll reads only the tasks flagged for attention") {
+  check_idle_poll("SELECT * FROM tasker_finalize_tasks(10)", "the flagged tasks");
 }
 
 TEST_CASE("starting a step rewrites its row in place, with no new index entries") {
