@@ -45,6 +45,16 @@ std::string pg_array(const std::vector<std::string>& items);
 /// handled otherwise, so it must be called from inside a catch block for `e`.
 [[noreturn]] void rethrow_sql_error(const pqxx::sql_error& e);
 
+/// Runs statement `sql` under `name`, prepared once per connection (an
+/// identical re-preparation is a no-op): the store's calls run on every batch,
+/// and a prepared one is neither parsed nor planned again.
+template <class... Args>
+pqxx::result exec_prepared_once(pqxx::transaction_base& tx, const std::string& name,
+                                const std::string& sql, Args&&... args) {
+  tx.conn().prepare(name, sql);
+  return tx.exec_prepared(name, std::forward<Args>(args)...);
+}
+
 /// Runs `f`, translating project SQLSTATEs into store_error.
 template <class F>
 auto translating(F&& f) -> decltype(f()) {

@@ -7,16 +7,6 @@ namespace tasker::resources {
 
 namespace {
 
-// The executors' calls run once per batch, in a quiet system once per task
-// or step: each is prepared once per connection (an identical re-preparation
-// is a no-op), which spares a parse and a plan on every call.
-template <class... Args>
-pqxx::result exec_call(pqxx::transaction_base& tx, const std::string& name, const std::string& sql,
-                       Args&&... args) {
-  tx.conn().prepare(name, sql);
-  return tx.exec_prepared(name, std::forward<Args>(args)...);
-}
-
 std::vector<locked_task> locked_rows(const pqxx::result& rows) {
   std::vector<locked_task> out;
   out.reserve(rows.size());
@@ -54,10 +44,11 @@ std::vector<started_task> claim_and_start_tasks(pqxx::transaction_base& tx,
                                                 std::int32_t claim_timeout_seconds,
                                                 double aging_seconds) {
   auto rows = detail::translating([&] {
-    return exec_call(tx, "tx_claim_start",
-                     "SELECT task_uuid, namespace_name, started"
-                     " FROM tasker_claim_and_start_tasks($1, $2, $3, $4)",
-                     std::string{node_id}, limit, claim_timeout_seconds, aging_seconds);
+    return detail::exec_prepared_once(tx, "tx_claim_start",
+                                      "SELECT task_uuid, namespace_name, started"
+                                      " FROM tasker_claim_and_start_tasks($1, $2, $3, $4)",
+                                      std::string{node_id}, limit, claim_timeout_seconds,
+                                      aging_seconds);
   });
   std::vector<started_task> out;
   out.reserve(rows.size());
@@ -69,10 +60,10 @@ std::vector<started_task> claim_and_start_tasks(pqxx::transaction_base& tx,
 std::vector<locked_task> lock_claimed_tasks(pqxx::transaction_base& tx, std::string_view node_id,
                                             std::int32_t limit) {
   return locked_rows(detail::translating([&] {
-    return exec_call(tx, "tx_lock_claimed",
-                     "SELECT task_uuid, namespace_name, task_name"
-                     " FROM tasker_lock_claimed_tasks($1, $2)",
-                     std::string{node_id}, limit);
+    return detail::exec_prepared_once(tx, "tx_lock_claimed",
+                                      "SELECT task_uuid, namespace_name, task_name"
+                                      " FROM tasker_lock_claimed_tasks($1, $2)",
+                                      std::string{node_id}, limit);
   }));
 }
 
@@ -85,10 +76,11 @@ std::vector<locked_task> tasks_for_node(pqxx::transaction_base& tx, const char* 
   if (task_uuids.empty())
     return {};
   return locked_rows(detail::translating([&] {
-    return exec_call(tx, std::string{"tx_"} + function,
-                     std::string{"SELECT task_uuid, namespace_name, task_name FROM "} + function +
-                         "($1::uuid[], $2)",
-                     detail::pg_array(task_uuids), std::string{node_id});
+    return detail::exec_prepared_once(
+        tx, std::string{"tx_"} + function,
+        std::string{"SELECT task_uuid, namespace_name, task_name FROM "} + function +
+            "($1::uuid[], $2)",
+        detail::pg_array(task_uuids), std::string{node_id});
   }));
 }
 
@@ -135,10 +127,10 @@ std::string_view to_string(result_outcome outcome) noexcept {
 
 std::vector<rescued_step> rescue_stale_steps(pqxx::transaction_base& tx, std::int32_t limit) {
   auto rows = detail::translating([&] {
-    return exec_call(tx, "tx_rescue",
-                     "SELECT workflow_step_uuid, task_uuid, from_state, to_state"
-                     " FROM tasker_rescue_stale_steps($1)",
-                     limit);
+    return detail::exec_prepared_once(tx, "tx_rescue",
+                                      "SELECT workflow_step_uuid, task_uuid, from_state, to_state"
+                                      " FROM tasker_rescue_stale_steps($1)",
+                                      limit);
   });
   std::vector<rescued_step> out;
   out.reserve(rows.size());
@@ -163,8 +155,8 @@ std::vector<finalized_task> finalized_rows(const pqxx::result& rows) {
 
 std::vector<finalized_task> finalize_tasks(pqxx::transaction_base& tx, std::int32_t limit) {
   return finalized_rows(detail::translating([&] {
-    return exec_call(tx, "tx_finalize", "SELECT task_uuid, to_state FROM tasker_finalize_tasks($1)",
-                     limit);
+    return detail::exec_prepared_once(
+        tx, "tx_finalize", "SELECT task_uuid, to_state FROM tasker_finalize_tasks($1)", limit);
   }));
 }
 
@@ -201,11 +193,12 @@ dispatch_result dispatch_tasks(pqxx::transaction_base& tx, const std::vector<loc
     names.push_back(t.task_name);
   }
   auto rows = detail::translating([&] {
-    return exec_call(tx, "tx_dispatch",
-                     "SELECT kind, task_uuid, workflow_step_uuid, queue_name, to_state, sent"
-                     " FROM tasker_dispatch($1::uuid[], $2::text[], NULL, $3, $4, $5, $6)",
-                     detail::pg_array(ids), detail::pg_array(names), std::string{node_id},
-                     queue_suffix, finalize, hold_seconds);
+    return detail::exec_prepared_once(
+        tx, "tx_dispatch",
+        "SELECT kind, task_uuid, workflow_step_uuid, queue_name, to_state, sent"
+        " FROM tasker_dispatch($1::uuid[], $2::text[], NULL, $3, $4, $5, $6)",
+        detail::pg_array(ids), detail::pg_array(names), std::string{node_id}, queue_suffix,
+        finalize, hold_seconds);
   });
   for (const auto& row : rows)
     if (!dispatch_row(row, out))
@@ -220,11 +213,12 @@ created_and_dispatched create_start_and_dispatch(pqxx::transaction_base& tx,
                                                  int hold_seconds) {
   created_and_dispatched out;
   auto rows = detail::translating([&] {
-    return exec_call(tx, "tx_create",
-                     "SELECT kind, task_uuid, workflow_step_uuid, queue_name, to_state, sent,"
-                     " duplicate"
-                     " FROM tasker_create_start_and_dispatch($1::jsonb, $2, $3, $4, $5)",
-                     requests.dump(), std::string{node_id}, start, queue_suffix, hold_seconds);
+    return detail::exec_prepared_once(
+        tx, "tx_create",
+        "SELECT kind, task_uuid, workflow_step_uuid, queue_name, to_state, sent,"
+        " duplicate"
+        " FROM tasker_create_start_and_dispatch($1::jsonb, $2, $3, $4, $5)",
+        requests.dump(), std::string{node_id}, start, queue_suffix, hold_seconds);
   });
   for (const auto& row : rows) {
     if (dispatch_row(row, out.dispatch))
@@ -246,13 +240,13 @@ applied_and_dispatched apply_results_and_dispatch(pqxx::transaction_base& tx,
   if (results.is_array() && results.empty())
     return out;
   auto rows = detail::translating([&] {
-    return exec_call(tx, "tx_apply",
-                     "SELECT kind, task_uuid, workflow_step_uuid, queue_name, to_state, sent,"
-                     " ordinal, outcome, detail, touched, locked"
-                     " FROM tasker_apply_results_and_dispatch($1::jsonb, $2, $3, $4)"
-                     " WHERE " +
-                         std::string{commit_without_flush},
-                     results.dump(), std::string{node_id}, queue_suffix, hold_seconds);
+    static const std::string sql =
+        "SELECT kind, task_uuid, workflow_step_uuid, queue_name, to_state, sent,"
+        " ordinal, outcome, detail, touched, locked"
+        " FROM tasker_apply_results_and_dispatch($1::jsonb, $2, $3, $4) WHERE " +
+        std::string{commit_without_flush};
+    return detail::exec_prepared_once(tx, "tx_apply", sql, results.dump(), std::string{node_id},
+                                      queue_suffix, hold_seconds);
   });
   for (const auto& row : rows) {
     if (dispatch_row(row, out.dispatch))

@@ -22,10 +22,10 @@ std::vector<ready_step> ready_steps(pqxx::transaction_base& tx,
   // a third of its time. Rows in the form the result and request batches
   // return them too (tasker_ready_step_objects), so one parser reads all.
   static const char* const name = "tasker_ready_steps";
-  tx.conn().prepare(name, "SELECT r FROM tasker_ready_step_objects($1::uuid[], $2::text) r");
   auto rows = detail::translating([&] {
-    return tx.exec_prepared(
-        name, detail::pg_array(task_uuids),
+    return detail::exec_prepared_once(
+        tx, name, "SELECT r FROM tasker_ready_step_objects($1::uuid[], $2::text) r",
+        detail::pg_array(task_uuids),
         // a null pointer is sent as SQL NULL
         queue_suffix ? queue_suffix->c_str() : static_cast<const char*>(nullptr));
   });
