@@ -12,7 +12,8 @@
 # cluster of TASKER_PG_DIR (default <repo>/var/pg-bench), started if needed
 # and left running (tools/pg.sh stop with the same TASKER_PG_DIR stops it).
 # Prints one line per run and the means per build: tasks/s, the machine's CPU
-# per task, and the node's and the worker's CPU seconds.
+# per task, the node's and the worker's CPU seconds, and the seconds from the
+# node's start to the first task created and to the first task complete.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -66,12 +67,14 @@ SUMMARY="$WORK/summary.py"
 cat > "$SUMMARY" <<'PY'
 import json, sys
 runs = [json.load(open(f))["burndown_coordinator"] for f in sys.argv[2:]]
-mean = lambda k: sum(r[k] for r in runs) / len(runs)
+mean = lambda k: sum(r.get(k, float("nan")) for r in runs) / len(runs)
 print(sys.argv[1], round(mean("tasks_per_second")), "%.3f" % mean("machine_cpu_ms_per_task"),
-      "%.2f" % mean("node_cpu_seconds"), "%.2f" % mean("worker_cpu_seconds"), flush=True)
+      "%.2f" % mean("node_cpu_seconds"), "%.2f" % mean("worker_cpu_seconds"),
+      "%.3f" % mean("first_task_created_seconds"), "%.3f" % mean("first_task_complete_seconds"),
+      flush=True)
 PY
 
-echo "build round tasks/s cpu_ms_per_task node_cpu_s worker_cpu_s"
+echo "build round tasks/s cpu_ms_per_task node_cpu_s worker_cpu_s first_created_s first_complete_s"
 for round in $(seq 1 "$ROUNDS"); do
   for label in "${LABELS[@]}"; do
     out="$WORK/$label/round$round.json"

@@ -117,6 +117,9 @@ int main(int argc, char** argv) {
   app.add_option("--timeout", dep.timeout_seconds, "seconds before a scenario is abandoned");
   app.add_flag("--keep-databases", dep.keep_databases,
                "keep each scenario's database (with --database-url) for analysis");
+  app.add_option("--node-set", dep.node_sets,
+                 "KEY=VALUE: a setting for every node outside --naive, after the bench's own "
+                 "(repeatable; e.g. executor_pools.task_request_processor.min_executors=2)");
   CLI11_PARSE(app, argc, argv);
   if (quick) {
     // Quick sizes, except where a size was given explicitly.

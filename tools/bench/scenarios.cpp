@@ -92,12 +92,20 @@ void start_workers(processes& ps, const deployment& dep, const std::string& db,
   }
 }
 
+/// The settings a node of `setup` runs with: the setup's, then --node-set's.
+std::vector<std::string> applied_sets(const deployment& dep, const node_setup& setup) {
+  auto out = setup.sets;
+  if (!setup.naive)
+    out.insert(out.end(), dep.node_sets.begin(), dep.node_sets.end());
+  return out;
+}
+
 void start_node(processes& ps, const deployment& dep, const node_setup& setup,
                 const std::string& db, const std::string& server_url) {
   std::vector<std::string> args{"run", "--node-id", "bench-" + setup.label};
   for (auto& a : config_args(dep, database_url(server_url, db, node_app)))
     args.push_back(a);
-  for (auto& s : setup.sets)
+  for (auto& s : applied_sets(dep, setup))
     args.insert(args.end(), {"--set", s});
   if (setup.naive)
     args.push_back("--naive");
@@ -256,6 +264,9 @@ nlohmann::json run_burndown(server& srv, const deployment& dep, const node_setup
   double machine_cpu = machine_busy_seconds() - machine_cpu0;
   double t_end = number(conn, "SELECT extract(epoch FROM max(created_at)) FROM task_transitions "
                               "WHERE to_state = 'complete'");
+  double t_first_created = number(conn, "SELECT extract(epoch FROM min(created_at)) FROM tasks");
+  double t_first_complete = number(conn, "SELECT extract(epoch FROM min(created_at)) FROM "
+                                         "task_transitions WHERE to_state = 'complete'");
   double node_cpu = ps.node->cpu_seconds() - node_cpu0;
   double worker_cpu = ps.worker_cpu() - worker_cpu0;
   ps.stop();
@@ -267,6 +278,8 @@ nlohmann::json run_burndown(server& srv, const deployment& dep, const node_setup
                      {"tasks", count},
                      {"steps", steps},
                      {"seconds", seconds},
+                     {"first_task_created_seconds", t_first_created - epoch_seconds(t0)},
+                     {"first_task_complete_seconds", t_first_complete - epoch_seconds(t0)},
                      {"tasks_per_second", static_cast<double>(count) / seconds},
                      {"steps_per_second", static_cast<double>(steps) / seconds},
                      {"node_cpu_seconds", node_cpu},
@@ -280,7 +293,7 @@ nlohmann::json run_burndown(server& srv, const deployment& dep, const node_setup
                      {"executor_budget", setup.pool_max - setup.reserved},
                      {"scaling_events", lines.size()},
                      {"scaling_log", lines},
-                     {"node_settings", setup.sets}};
+                     {"node_settings", applied_sets(dep, setup)}};
   conn.disconnect();
   if (!dep.keep_databases)
     srv.drop_database(db);
@@ -348,7 +361,7 @@ nlohmann::json run_latency(server& srv, const deployment& dep, const node_setup&
                      {"tasks", total},
                      {"submit_to_complete_ms", percentiles(client_ms)},
                      {"created_to_complete_ms", percentiles(server_ms)},
-                     {"node_settings", lat_setup.sets}};
+                     {"node_settings", applied_sets(dep, lat_setup)}};
   conn.disconnect();
   if (!dep.keep_databases)
     srv.drop_database(db);

@@ -24,6 +24,7 @@ struct deployment {
   int batch_size = 100;       ///< every pool's batch_size outside naive mode; 0 = shipped
   int timeout_seconds = 600;  ///< a scenario still running after this fails
   bool keep_databases = false; ///< leave each scenario's database for analysis
+  std::vector<std::string> node_sets; ///< extra `--set key=value` for every node, outside naive mode
 };
 
 /// What the node is told beyond the common settings.
