@@ -6,7 +6,10 @@
 
 #include <doctest/doctest.h>
 
+#include <chrono>
+#include <exception>
 #include <string>
+#include <thread>
 #include <unistd.h>
 
 using namespace tasker::messaging;
@@ -79,6 +82,30 @@ TEST_CASE_FIXTURE(queue_fixture, "a queue the insert function does not know is s
   CHECK(ids[0] < ids[1]);
   CHECK(tx.exec1("SELECT string_agg(message->>'n', ',' ORDER BY msg_id) FROM tasker_mq.q_late")[0]
           .as<std::string>() == "7,8,9");
+}
+
+TEST_CASE_FIXTURE(queue_fixture, "queues created at the same time are both named by the insert function") {
+  auto other = db.connect();
+  pqxx::work first{conn};
+  queue_client::create_queue(first, "first");
+  std::exception_ptr failure;
+  std::thread second{[&] {
+    try {
+      pqxx::work tx{other};
+      queue_client::create_queue(tx, "second"); // waits for the first to commit
+      tx.commit();
+    } catch (...) {
+      failure = std::current_exception();
+    }
+  }};
+  std::this_thread::sleep_for(std::chrono::milliseconds{200});
+  first.commit();
+  second.join();
+  REQUIRE_FALSE(failure);
+  pqxx::work tx{conn};
+  CHECK(router_names(tx, "q_first"));
+  CHECK(router_names(tx, "q_second"));
+  CHECK(router_names(tx, "q_jobs"));
 }
 
 TEST_CASE_FIXTURE(queue_fixture,
