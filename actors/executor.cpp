@@ -43,7 +43,7 @@ caf::timespan as_timespan(caf::actor_clock::duration_type d) {
 }
 
 std::size_t current_batch_size(const executor_actor_state& st) {
-  return coordinator::effective_batch_size(st.options.batch_size, st.backpressure);
+  return coordinator::effective_batch_size(st.growth.size(), st.backpressure);
 }
 
 caf::timespan current_poll_interval(const executor_actor_state& st) {
@@ -145,6 +145,7 @@ void run_batch(executor_actor* self, const connection_lease& lease) {
     return;
   }
   ask_for_recycling(self);
+  st.growth.record(outcome.items, max_items, failed, st.backpressure < 1.0);
   bool full = !failed && outcome.items >= max_items;
   bool again = full || st.wake_pending;
   st.wake_pending = false;
@@ -256,6 +257,7 @@ caf::behavior executor(executor_actor* self, executor_options options,
   st.breaker = coordinator::circuit_breaker{options.breaker};
   st.health = coordinator::health_policy{options.health};
   st.recycle = coordinator::recycle_policy{options.recycle};
+  st.growth = coordinator::batch_growth{options.batch_size, options.max_batch_size};
   st.options = std::move(options);
   st.context = std::move(context);
   st.processor = std::move(processor);

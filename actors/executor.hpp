@@ -4,7 +4,9 @@
 /// Loop: lease a connection from the broker → `process_batch` on it → return
 /// the lease → record items, busy time, errors and batch latency → schedule the
 /// next batch: at once when the batch was full or a `wake` arrived meanwhile,
-/// otherwise after the poll interval stretched by backpressure. Every
+/// otherwise after the poll interval stretched by backpressure. A full batch
+/// also doubles the next one's size up to `max_batch_size`; one that is not
+/// full returns it to `batch_size` (coordinator::batch_growth). Every
 /// heartbeat interval it sends `heartbeat` and `metrics_report` to the
 /// coordinator; a blocked executor cannot, which is how a stuck one is found.
 ///
@@ -37,6 +39,7 @@
 /// batch recorded. The pool must restart the executor and the broker must
 /// reclaim the connection of a dead holder; nothing may be lost or done twice.
 
+#include "coordinator/batch_growth.hpp"
 #include "coordinator/circuit_breaker.hpp"
 #include "coordinator/health_policy.hpp"
 #include "coordinator/pool.hpp"
@@ -118,6 +121,9 @@ fault_injection fault_injection_from(const char* rate, const char* seed);
 struct executor_options {
   /// Items per batch before backpressure.
   std::size_t batch_size = 10;
+  /// Under a backlog a full batch doubles the next one, up to this many
+  /// items (coordinator::batch_growth); at or below batch_size, no growth.
+  std::size_t max_batch_size = 0;
   /// Wait after a batch that was not full, before backpressure.
   caf::timespan poll_interval{std::chrono::milliseconds{100}};
   /// How often heartbeats and metrics go to the coordinator.
@@ -144,6 +150,7 @@ struct executor_actor_state {
   coordinator::circuit_breaker breaker;
   coordinator::health_policy health;
   coordinator::recycle_policy recycle;
+  coordinator::batch_growth growth{1, 0};
   coordinator::health_state state = coordinator::health_state::starting;
   std::string state_reason;
   double backpressure = 1.0;

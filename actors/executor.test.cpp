@@ -287,3 +287,23 @@ TEST_CASE_FIXTURE(executor_fixture, "a database the broker cannot reach counts a
   CHECK(script->calls == 0); // no batch ever ran
   CHECK(exec);
 }
+
+TEST_CASE_FIXTURE(executor_fixture, "under a backlog batches double up to max_batch_size and "
+                                    "shrink back when one is not full") {
+  auto o = options();
+  o.max_batch_size = 40;
+  o.poll_interval = 1h;
+  std::vector<std::size_t> asked;
+  script->items_per_batch = 1000; // a backlog: every batch is full
+  script->during_batch = [&](std::size_t max_items) {
+    asked.push_back(max_items);
+    if (asked.size() == 4)
+      script->items_per_batch = 5; // the backlog is gone
+  };
+  start(o);
+  sched.run(); // full batches chain at once
+  CHECK(asked == std::vector<std::size_t>{10, 20, 40, 40});
+  CHECK(state().growth.size() == 10);
+  poll_once(1h); // the last one was not full: the next waits, at the base size
+  CHECK(asked == std::vector<std::size_t>{10, 20, 40, 40, 10});
+}

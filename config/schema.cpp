@@ -93,6 +93,8 @@ std::vector<field> build() {
     b.add(p + "polling_interval_ms", 1, 600000,
           [t](C& c) -> value_ref { return &c.pools[t].polling_interval_ms; });
     b.add(p + "batch_size", 1, 10000, [t](C& c) -> value_ref { return &c.pools[t].batch_size; });
+    b.add(p + "max_batch_size", 1, 10000,
+          [t](C& c) -> value_ref { return &c.pools[t].max_batch_size; });
     b.add(p + "processing_timeout_ms", 100, 3600000,
           [t](C& c) -> value_ref { return &c.pools[t].processing_timeout_ms; });
     b.flag(p + "circuit_breaker_enabled",

@@ -63,6 +63,7 @@ struct pool_config {
   int max_executors = 3;               ///< upper bound for scaling
   int polling_interval_ms = 100;       ///< pause between empty batches
   int batch_size = 10;                 ///< items per batch
+  int max_batch_size = 400;            ///< under a backlog batches double up to this
   int processing_timeout_ms = 30000;   ///< a batch running longer counts as a failure
   bool circuit_breaker_enabled = true; ///< guard the pool with a circuit breaker
   int circuit_breaker_threshold = 5;   ///< consecutive failures that open the breaker

@@ -59,6 +59,7 @@ config::tasker_config naive_config(config::tasker_config cfg) {
     pool.min_executors = 1;
     pool.max_executors = 1;
     pool.batch_size = 1;
+    pool.max_batch_size = 1;
   }
   cfg.coordinator.auto_scaling_enabled = false;
   return cfg;

@@ -31,6 +31,7 @@ actors::executor_options executor_options_of(const config::tasker_config& cfg,
                                              const config::pool_config& pool) {
   actors::executor_options out;
   out.batch_size = static_cast<std::size_t>(std::max(pool.batch_size, 1));
+  out.max_batch_size = static_cast<std::size_t>(std::max(pool.max_batch_size, 1));
   out.poll_interval = milliseconds{pool.polling_interval_ms};
   out.heartbeat_interval = milliseconds{cfg.orchestration.heartbeat_interval_ms};
   out.lease_timeout = seconds{cfg.database.pool.acquire_timeout_seconds};

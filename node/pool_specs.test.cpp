@@ -70,5 +70,6 @@ TEST_CASE("naive mode runs one executor per type with batches of one and no scal
     CHECK(pool.min_executors == 1);
     CHECK(pool.max_executors == 1);
     CHECK(pool.batch_size == 1);
+    CHECK(pool.max_batch_size == 1); // no growth either
   }
 }

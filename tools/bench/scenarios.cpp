@@ -183,13 +183,14 @@ std::vector<std::string> common_sets() {
 constexpr const char* pool_names[] = {"task_request_processor", "task_claimer", "step_enqueuer",
                                       "step_result_processor", "task_finalizer"};
 
-// Every pool's batch_size, unless 0 (the shipped per-pool values).
+// Every pool's batch_size, and max_batch_size with it (batches of that size,
+// no growth), unless 0 (the shipped per-pool values, growth included).
 void add_batch_sets(node_setup& s, int batch_size) {
   if (batch_size <= 0)
     return;
   for (auto pool : pool_names)
-    s.sets.push_back(std::string{"executor_pools."} + pool
-                     + ".batch_size=" + std::to_string(batch_size));
+    for (auto key : {".batch_size=", ".max_batch_size="})
+      s.sets.push_back(std::string{"executor_pools."} + pool + key + std::to_string(batch_size));
 }
 
 } // namespace
