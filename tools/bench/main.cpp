@@ -113,7 +113,7 @@ int main(int argc, char** argv) {
   app.add_option("--worker-batch", dep.worker_batch,
                  "most messages a worker actor claims at once (0: the worker's default)");
   app.add_option("--batch-size", dep.batch_size,
-                 "every executor pool's batch_size outside --naive (0: the shipped values)");
+                 "every executor pool's batch_size and max_batch_size outside --naive (0: the shipped configuration)");
   app.add_option("--timeout", dep.timeout_seconds, "seconds before a scenario is abandoned");
   app.add_flag("--keep-databases", dep.keep_databases,
                "keep each scenario's database (with --database-url) for analysis");

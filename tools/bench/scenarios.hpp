@@ -21,7 +21,7 @@ struct deployment {
   int worker_processes = 1;   ///< `tasker-node worker` processes
   int worker_concurrency = 4; ///< worker actors per process
   int worker_batch = 0;       ///< most messages a worker actor claims at once; 0 = its default
-  int batch_size = 400;       ///< every pool's batch_size outside naive mode; 0 = shipped
+  int batch_size = 0;         ///< every pool's batch_size (and max) outside naive mode; 0 = shipped
   int timeout_seconds = 600;  ///< a scenario still running after this fails
   bool keep_databases = false; ///< leave each scenario's database for analysis
   std::vector<std::string> node_sets; ///< extra `--set key=value` for every node, outside naive mode
