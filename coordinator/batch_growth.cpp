@@ -13,7 +13,7 @@ void batch_growth::record(std::size_t items, std::size_t asked, bool failed,
     size_ = base_;
     return;
   }
-  size_ = std::min(max_, size_ > max_ / 2 ? max_ : size_ * 2);
+  size_ = size_ > max_ / 2 ? max_ : size_ * 2; // doubling cannot pass max_
 }
 
 } // namespace tasker::coordinator

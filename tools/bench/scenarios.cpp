@@ -263,11 +263,19 @@ nlohmann::json run_burndown(server& srv, const deployment& dep, const node_setup
   double machine_cpu0 = machine_busy_seconds();
   wait_complete(conn, ps, dep, setup.label, count, t0);
   double machine_cpu = machine_busy_seconds() - machine_cpu0;
-  double t_end = number(conn, "SELECT extract(epoch FROM max(created_at)) FROM task_transitions "
-                              "WHERE to_state = 'complete'");
   double t_first_created = number(conn, "SELECT extract(epoch FROM min(created_at)) FROM tasks");
-  double t_first_complete = number(conn, "SELECT extract(epoch FROM min(created_at)) FROM "
-                                         "task_transitions WHERE to_state = 'complete'");
+  double t_first_complete = 0.0, t_end = 0.0;
+  {
+    // The first and the last completion, in one scan of the history.
+    pqxx::nontransaction tx{conn};
+    auto row = tx.exec1("SELECT extract(epoch FROM min(created_at)),"
+                        " extract(epoch FROM max(created_at))"
+                        " FROM task_transitions WHERE to_state = 'complete'");
+    if (!row[0].is_null()) {
+      t_first_complete = row[0].as<double>();
+      t_end = row[1].as<double>();
+    }
+  }
   double node_cpu = ps.node->cpu_seconds() - node_cpu0;
   double worker_cpu = ps.worker_cpu() - worker_cpu0;
   ps.stop();
