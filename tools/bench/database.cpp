@@ -60,6 +60,28 @@ server::server(const std::string& repo_root, const std::string& url, const std::
   if (url_.rfind("postgresql://", 0) != 0)
     throw std::runtime_error("tools/pg.sh start did not print a URL: " + url_);
   owned_ = true;
+  // The latency scenario reads when each task's completion committed
+  // (pg_xact_commit_timestamp), which needs track_commit_timestamp: set on
+  // the bench's own cluster, and the cluster restarted once for it.
+  bool tracked = false;
+  {
+    pqxx::connection conn{url_};
+    pqxx::nontransaction tx{conn};
+    tracked = tx.exec1("SHOW track_commit_timestamp")[0].as<std::string>() == "on";
+    if (!tracked)
+      tx.exec0("ALTER SYSTEM SET track_commit_timestamp = on");
+  }
+  if (!tracked) {
+    url_ = run_capture(pg_command(repo_root_, pg_dir_, "restart"));
+    if (url_.rfind("postgresql://", 0) != 0)
+      throw std::runtime_error("tools/pg.sh restart did not print a URL: " + url_);
+  }
+}
+
+bool server::commit_timestamps() {
+  pqxx::connection conn{url_};
+  pqxx::nontransaction tx{conn};
+  return tx.exec1("SHOW track_commit_timestamp")[0].as<std::string>() == "on";
 }
 
 server::~server() {
@@ -103,7 +125,8 @@ nlohmann::json server::settings() {
   pqxx::read_transaction tx{conn};
   nlohmann::json out;
   for (auto key : {"server_version", "fsync", "synchronous_commit", "wal_level", "full_page_writes",
-                   "wal_sync_method", "commit_delay", "max_connections", "shared_buffers"})
+                   "wal_sync_method", "commit_delay", "max_connections", "shared_buffers",
+                   "track_commit_timestamp"})
     out[key] = tx.exec1(std::string{"SHOW "} + key)[0].as<std::string>();
   return out;
 }

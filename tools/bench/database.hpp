@@ -17,7 +17,8 @@ namespace tasker::bench {
 /// The server every scenario runs on.
 class server {
 public:
-  /// Uses `url` when not empty, else starts tools/pg.sh with TASKER_PG_DIR=`pg_dir`.
+  /// Uses `url` when not empty, else starts tools/pg.sh with TASKER_PG_DIR=`pg_dir`
+  /// (with track_commit_timestamp on: set and restarted once when it is off).
   server(const std::string& repo_root, const std::string& url, const std::string& pg_dir);
   /// Stops the cluster when this object started it.
   ~server();
@@ -31,6 +32,9 @@ public:
   /// the two orchestration queues, the bench templates and their queue.
   /// Returns its URL.
   std::string fresh_database(const std::string& name);
+
+  /// Whether the server records commit timestamps (track_commit_timestamp).
+  bool commit_timestamps();
 
   /// Drops database `name`.
   void drop_database(const std::string& name);

@@ -89,9 +89,20 @@ void print_table(const nlohmann::json& r, std::ostream& out) {
   if (ok(r, "latency")) {
     auto& l = r["latency"]["submit_to_complete_ms"];
     auto label = "linear-4 latency at " + fmt(num(r["latency"], "rate_per_second")) + "/s";
-    row(out, label + ", p50", fmt(num(l, "p50"), 1) + " ms", "<= 20 ms", num(l, "p50") <= 20);
+    // Without commit timestamps the end is the completing transaction's
+    // start: a lower bound, judged against nothing.
+    bool committed = r["latency"].value("complete_at", "") == "commit";
+    auto verdict = [&](bool met) { return committed ? static_cast<int>(met) : -1; };
+    if (!committed)
+      label += " (to the last transaction's start)";
+    row(out, label + ", p50", fmt(num(l, "p50"), 1) + " ms", "<= 20 ms",
+        verdict(num(l, "p50") <= 20));
     row(out, label + ", p95", fmt(num(l, "p95"), 1) + " ms");
-    row(out, label + ", p99", fmt(num(l, "p99"), 1) + " ms", "<= 50 ms", num(l, "p99") <= 50);
+    row(out, label + ", p99", fmt(num(l, "p99"), 1) + " ms", "<= 50 ms",
+        verdict(num(l, "p99") <= 50));
+    if (!committed)
+      out << "  (latency not judged: the server's track_commit_timestamp is off, so the end of each\n"
+             "   task is the start of the transaction that completed it, not its commit)\n";
   }
   if (ok(r, "scaling_curve"))
     for (auto& p : r["scaling_curve"])
