@@ -255,8 +255,14 @@ std::int64_t queue_client::send(pqxx::transaction_base& tx, std::string_view que
                                 const nlohmann::json& message, int delay_seconds) {
   auto name = checked_queue(queue);
   check_non_negative(name, "delay_seconds", delay_seconds);
-  auto body = serialize(name, message);
-  return exec(tx, sql::send, name, body, delay_seconds)[0][0].as<std::int64_t>();
+  // The batch statement with one message: prepared per queue and connection,
+  // where tasker_mq.send would check and plan its INSERT at every call.
+  auto ids = ids_of(exec_on_table(tx, table_op::send_batch, name,
+                                  pg_array_literal({serialize(name, message)}), delay_seconds));
+  if (ids.size() != 1)
+    throw std::logic_error("queue '" + name + "': a send returned " + std::to_string(ids.size())
+                           + " message ids");
+  return ids.front();
 }
 
 std::vector<std::int64_t> queue_client::send_batch(pqxx::transaction_base& tx,

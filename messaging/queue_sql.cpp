@@ -11,8 +11,6 @@ const queue_statement create_queue{"tasker_mq.create_queue",
 const queue_statement drop_queue{"tasker_mq.drop_queue", "SELECT tasker_mq.drop_queue($1::text)"};
 const queue_statement list_queues{"tasker_mq.list_queues",
                                   "SELECT queue_name, created_at FROM tasker_mq.list_queues()"};
-const queue_statement send{"tasker_mq.send",
-                           "SELECT tasker_mq.send($1::text, $2::jsonb, $3::integer)"};
 const queue_statement archive{
     "tasker_mq.archive",
     "SELECT a.msg_id FROM tasker_mq.archive($1::text, $2::bigint[], $3::text) AS a(msg_id)"};
@@ -42,7 +40,7 @@ const queue_statement purge_archive{
 
 const std::vector<const queue_statement*>& all() {
   static const std::vector<const queue_statement*> statements{
-      &create_queue, &drop_queue,   &list_queues, &send,        &archive,
+      &create_queue, &drop_queue,   &list_queues, &archive,
       &archive_each, &set_vt,       &metrics,     &metrics_all, &list_archived,
       &redrive,      &purge_archive};
   return statements;

@@ -18,13 +18,12 @@ struct queue_statement {
 
 /// The statements the client runs as thin calls into the tasker_mq SQL
 /// functions (the logic lives in 0002_queues.sql and 0008_archive_retention.sql,
-/// not here). read, send_batch, delete and the batch set_vt go to the queue's
+/// not here). read, send, send_batch, delete and the batch set_vt go to the queue's
 /// table directly (queue_client.cpp), with the same SQL as those functions.
 namespace queue_sql {
 extern const queue_statement create_queue;
 extern const queue_statement drop_queue;
 extern const queue_statement list_queues;
-extern const queue_statement send;
 extern const queue_statement archive;
 extern const queue_statement archive_each;
 extern const queue_statement set_vt;

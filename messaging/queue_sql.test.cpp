@@ -57,7 +57,7 @@ TEST_CASE("every queue statement names a distinct prepared statement") {
   for (const auto* stmt : detail::queue_sql::all())
     names.insert(stmt->name);
   CHECK(names.size() == detail::queue_sql::all().size());
-  CHECK(names.size() == 12);
+  CHECK(names.size() == 11);
 }
 
 TEST_CASE("preparing the queue statements twice on a connection is harmless") {
