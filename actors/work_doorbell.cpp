@@ -3,6 +3,7 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdint>
 #include <system_error>
@@ -40,6 +41,16 @@ queue_listener::woken work_doorbell::listen_until(clock::time_point deadline) {
   return woken;
 }
 
+bool work_doorbell::wake_latest() {
+  if (idle_.empty())
+    return false;
+  auto* next = idle_.back();
+  idle_.pop_back();
+  next->woken = true;
+  next->cv.notify_one();
+  return true;
+}
+
 bool work_doorbell::wait(std::chrono::milliseconds timeout) {
   const auto deadline = clock::now() + timeout;
   std::unique_lock lock{mutex_};
@@ -61,19 +72,21 @@ bool work_doorbell::wait(std::chrono::milliseconds timeout) {
         conn_.reset();
         lock.lock();
         listening_ = false;
-        idle_.notify_one();
+        wake_latest();
         throw;
       }
       lock.lock();
       listening_ = false;
-      idle_.notify_one(); // the next idle actor takes over the connection
+      wake_latest(); // the latest idle actor takes over the connection
       if (woken == queue_listener::woken::notified)
         return true;
       continue; // rung: take the ring; timed out: report it
     }
-    ++waiting_;
-    idle_.wait_until(lock, deadline);
-    --waiting_;
+    idle_actor self;
+    idle_.push_back(&self);
+    self.cv.wait_until(lock, deadline, [&] { return self.woken; });
+    if (!self.woken) // timed out: still in the list
+      idle_.erase(std::find(idle_.begin(), idle_.end(), &self));
   }
 }
 
@@ -81,9 +94,7 @@ void work_doorbell::ring() {
   std::lock_guard lock{mutex_};
   if (rings_ < max_rings_)
     ++rings_;
-  if (waiting_ > 0) {
-    idle_.notify_one();
-  } else if (listening_) {
+  if (!wake_latest() && listening_) {
     std::uint64_t one = 1;
     [[maybe_unused]] auto n = ::write(wake_fd_, &one, sizeof one);
   }

@@ -108,3 +108,47 @@ TEST_CASE_FIXTURE(doorbell_fixture, "a send while nobody listens still wakes the
   send();
   CHECK(bell.wait(5s));
 }
+
+TEST_CASE_FIXTURE(doorbell_fixture, "a ring wakes the idle actor that went idle last") {
+  work_doorbell bell{db.url(), "jobs", 4};
+  // The first wait listens; the next two wait idle, `earlier` before `later`.
+  auto listener = std::async(std::launch::async, [&] { return bell.wait(10s); });
+  settle();
+  auto earlier = std::async(std::launch::async, [&] { return bell.wait(10s); });
+  settle();
+  auto later = std::async(std::launch::async, [&] { return bell.wait(10s); });
+  settle();
+  bell.ring();
+  REQUIRE(later.wait_for(5s) == std::future_status::ready);
+  CHECK(later.get());
+  CHECK(earlier.wait_for(200ms) == std::future_status::timeout);
+  CHECK(listener.wait_for(0ms) == std::future_status::timeout);
+  bell.ring(); // then the earlier idle actor
+  REQUIRE(earlier.wait_for(5s) == std::future_status::ready);
+  CHECK(earlier.get());
+  CHECK(listener.wait_for(200ms) == std::future_status::timeout);
+  bell.ring(); // nobody idle: the listener, through its wake-up descriptor
+  REQUIRE(listener.wait_for(5s) == std::future_status::ready);
+  CHECK(listener.get());
+}
+
+TEST_CASE_FIXTURE(doorbell_fixture, "after a notification the actor that went idle last listens") {
+  work_doorbell bell{db.url(), "jobs", 4};
+  auto first = std::async(std::launch::async, [&] { return bell.wait(10s); });
+  settle();
+  auto earlier = std::async(std::launch::async, [&] { return bell.wait(10s); });
+  settle();
+  auto later = std::async(std::launch::async, [&] { return bell.wait(10s); });
+  settle();
+  send(); // wakes the listener, which hands the connection to `later`
+  REQUIRE(first.wait_for(5s) == std::future_status::ready);
+  CHECK(first.get());
+  settle();
+  send(); // `later` listens now
+  REQUIRE(later.wait_for(5s) == std::future_status::ready);
+  CHECK(later.get());
+  CHECK(earlier.wait_for(200ms) == std::future_status::timeout);
+  bell.ring();
+  REQUIRE(earlier.wait_for(5s) == std::future_status::ready);
+  CHECK(earlier.get());
+}
