@@ -219,10 +219,10 @@ void report(executor_actor* self) {
   st.state_reason = verdict.state == health_state::healthy ? std::string{} : verdict.reason;
   auto breaker = to_wire(st.breaker.state());
   auto state = to_wire(st.state);
-  self->send(st.context.coordinator, heartbeat{st.context.pool, self->id(), state, st.state_reason});
-  metrics_report m;
+  heartbeat m;
   m.pool = st.context.pool;
   m.executor = self->id();
+  m.reason = st.state_reason;
   m.items = st.items;
   m.errors = st.errors;
   m.batches = st.batches;

@@ -7,7 +7,7 @@
 /// otherwise after the poll interval stretched by backpressure. A full batch
 /// also doubles the next one's size up to `max_batch_size`; one that is not
 /// full returns it to `batch_size` (coordinator::batch_growth). Every
-/// heartbeat interval it sends `heartbeat` and `metrics_report` to the
+/// heartbeat interval it sends a `heartbeat` (its state and counters) to the
 /// coordinator; a blocked executor cannot, which is how a stuck one is found.
 ///
 /// Pausing: on `pause_batches{true}` the executor finishes the batch in

@@ -95,17 +95,16 @@ TEST_CASE_FIXTURE(executor_fixture, "heartbeats and metrics carry busy and wall 
   start(o);
   poll_once(750ms); // the heartbeat is due 1s after spawn
   auto beats = testing::received<heartbeat>(log);
-  auto reports = testing::received<metrics_report>(log);
-  REQUIRE(beats.size() == 1);
-  REQUIRE(reports.size() == 1);
+  REQUIRE(beats.size() == 1); // one message carries the state and the counters
   CHECK(beats[0].pool == "task_claimer");
   CHECK(beats[0].executor == exec.id());
   CHECK(beats[0].state == executor_state::healthy);
-  CHECK(reports[0].items == 4);
-  CHECK(reports[0].batches == 1);
-  CHECK(reports[0].busy == caf::timespan{250ms});
-  CHECK(reports[0].wall == caf::timespan{1s});
-  CHECK(reports[0].mean_batch_latency == caf::timespan{250ms});
+  CHECK(beats[0].reason.empty());
+  CHECK(beats[0].items == 4);
+  CHECK(beats[0].batches == 1);
+  CHECK(beats[0].busy == caf::timespan{250ms});
+  CHECK(beats[0].wall == caf::timespan{1s});
+  CHECK(beats[0].mean_batch_latency == caf::timespan{250ms});
 }
 
 TEST_CASE_FIXTURE(executor_fixture, "a full batch runs the next at once and an idle one waits "

@@ -219,10 +219,13 @@ coordinator_snapshot snapshot_of(coordinator_ptr self) {
     auto pool = st.pools.find(rec.pool);
     if (pool != st.pools.end()) {
       ++out.pools[static_cast<std::size_t>(std::distance(st.pools.begin(), pool))].executors;
-      es.utilization = pool->second.window.executor_utilization(std::to_string(id), now);
+      es.utilization = pool->second.window.executor_utilization(id, now);
     }
     out.executors.push_back(std::move(es));
   }
+  // Executors in the order they were spawned (their records are hashed).
+  std::sort(out.executors.begin(), out.executors.end(),
+            [](const executor_snapshot& a, const executor_snapshot& b) { return a.id < b.id; });
   out.utilization = system.ratio();
   return out;
 }
@@ -302,21 +305,21 @@ caf::behavior coordinator_actor(coordinator_ptr self, coordinator_options option
   self->delayed_send(self, st.options.health_interval, health_tick_atom::value);
   self->delayed_send(self, st.options.scaling_interval, scale_tick_atom::value);
   return {
-    [=](const heartbeat& hb) {
-      auto rec = self->state.executors.find(hb.executor);
-      if (rec == self->state.executors.end() || rec->second.replacement_requested)
-        return; // gone, retiring or already condemned
-      rec->second.last_heartbeat = self->clock().now();
-      rec->second.state = from_wire(hb.state);
-      rec->second.reason = hb.reason;
-    },
-    [=](const metrics_report& m) {
+    [=](const heartbeat& m) {
       auto& st = self->state;
       auto rec = st.executors.find(m.executor);
-      auto pool = st.pools.find(m.pool);
-      if (rec == st.executors.end() || pool == st.pools.end())
-        return;
+      if (rec == st.executors.end())
+        return; // gone or retiring
       auto& r = rec->second;
+      auto now = self->clock().now();
+      if (!r.replacement_requested) { // a condemned executor stays condemned
+        r.last_heartbeat = now;
+        r.state = from_wire(m.state);
+        r.reason = m.reason;
+      }
+      auto pool = st.pools.find(m.pool);
+      if (pool == st.pools.end())
+        return;
       pool->second.items += m.items >= r.items ? m.items - r.items : 0;
       pool->second.errors += m.errors >= r.errors ? m.errors - r.errors : 0;
       r.items = m.items;
@@ -327,9 +330,9 @@ caf::behavior coordinator_actor(coordinator_ptr self, coordinator_options option
       r.backpressure = m.backpressure;
       r.paused = m.paused;
       r.mailbox = m.mailbox;
-      pool->second.window.record(std::to_string(m.executor),
+      pool->second.window.record(m.executor,
                                  static_cast<std::uint64_t>(m.busy.count()),
-                                 static_cast<std::uint64_t>(m.wall.count()), self->clock().now());
+                                 static_cast<std::uint64_t>(m.wall.count()), now);
     },
     [=](const executor_joined& j) {
       executor_record rec;
@@ -341,7 +344,7 @@ caf::behavior coordinator_actor(coordinator_ptr self, coordinator_options option
       self->state.executors.erase(l.executor);
       auto pool = self->state.pools.find(l.pool);
       if (pool != self->state.pools.end())
-        pool->second.window.forget(std::to_string(l.executor));
+        pool->second.window.forget(l.executor);
     },
     [=](const pool_failed& pf) {
       auto pool = self->state.pools.find(pf.pool);

@@ -1,6 +1,6 @@
 #pragma once
 /// The coordinator actor: spawns one pool per executor type, receives every
-/// executor's heartbeat and metrics, and runs two timers.
+/// executor's heartbeat (its state and counters), and runs two timers.
 ///
 /// Health tick (every `health_interval`): an executor whose heartbeat is stale
 /// is marked Unhealthy and its pool told to replace it; the broker's status is
@@ -13,7 +13,7 @@
 /// scale-up past the connection budget is refused and counted, heavier pools
 /// first.
 ///
-/// Protocol: heartbeat, metrics_report, executor_joined/left, pool_failed and
+/// Protocol: heartbeat, executor_joined/left, pool_failed and
 /// queue_depths in; `status_atom` → coordinator_snapshot; `shutdown_atom` →
 /// coordinator_snapshot (final) once shutdown is complete.
 ///
@@ -44,6 +44,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 namespace tasker::coordinator {
@@ -136,7 +137,8 @@ struct coordinator_state {
   caf::actor broker;
   caf::actor listener;
   std::map<std::string, pool_record> pools;
-  std::map<std::uint64_t, executor_record> executors;
+  // By actor id; every executor's heartbeat looks its record up each second.
+  std::unordered_map<std::uint64_t, executor_record> executors;
   scaling_policy scaling{scaling_settings{}};
   health_policy health;
   backpressure_policy backpressure;

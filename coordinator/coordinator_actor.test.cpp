@@ -74,9 +74,10 @@ struct coordinator_fixture : test_coordinator_fixture<> {
   void report_load(const std::string& pool, caf::timespan busy) {
     for (auto& [id, rec] : state().executors)
       if (rec.pool == pool) {
-        metrics_report m;
+        heartbeat m;
         m.pool = pool;
         m.executor = id;
+        m.state = executor_state::healthy;
         m.busy = busy;
         m.wall = 1s;
         self->send(coord, m);

@@ -10,20 +10,16 @@ double time_totals::ratio() const noexcept {
 
 utilization_window::utilization_window(duration window) : window_(window) {}
 
-void utilization_window::record(std::string_view executor, std::uint64_t busy_ns,
+void utilization_window::record(std::uint64_t executor, std::uint64_t busy_ns,
                                 std::uint64_t wall_ns, time_point at) {
-  auto it = executors_.find(executor);
-  if (it == executors_.end())
-    it = executors_.emplace(std::string{executor}, std::deque<sample>{}).first;
-  auto& samples = it->second;
+  auto& samples = executors_[executor];
   samples.push_back({at, std::min(busy_ns, wall_ns), wall_ns});
   while (!samples.empty() && samples.front().at < at - window_)
     samples.pop_front();
 }
 
-void utilization_window::forget(std::string_view executor) {
-  if (auto it = executors_.find(executor); it != executors_.end())
-    executors_.erase(it);
+void utilization_window::forget(std::uint64_t executor) {
+  executors_.erase(executor);
 }
 
 void utilization_window::prune(time_point now) {
@@ -60,7 +56,7 @@ double utilization_window::utilization(time_point now) const {
   return totals(now).ratio();
 }
 
-double utilization_window::executor_utilization(std::string_view executor, time_point now) const {
+double utilization_window::executor_utilization(std::uint64_t executor, time_point now) const {
   auto it = executors_.find(executor);
   return it == executors_.end() ? 0.0 : sum(it->second, now).ratio();
 }

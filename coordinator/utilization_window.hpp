@@ -5,9 +5,7 @@
 
 #include <cstdint>
 #include <deque>
-#include <map>
-#include <string>
-#include <string_view>
+#include <unordered_map>
 
 namespace tasker::coordinator {
 
@@ -27,18 +25,20 @@ struct time_totals {
 /// Utilization is busy time over wall time, never items per batch: an
 /// executor that waits on an empty queue reports wall time without busy time,
 /// which is exactly what an idle pool looks like. A report with busy > wall
-/// (clock skew between the two measurements) is clamped to wall.
+/// (clock skew between the two measurements) is clamped to wall. Executors
+/// are keyed by actor id in a hash map: a coordinator records a report from
+/// every executor every second.
 class utilization_window {
 public:
   /// Creates a window keeping reports no older than `window`.
   explicit utilization_window(duration window);
 
   /// Adds one metrics report's deltas for `executor`, received at `at`.
-  void record(std::string_view executor, std::uint64_t busy_ns, std::uint64_t wall_ns,
+  void record(std::uint64_t executor, std::uint64_t busy_ns, std::uint64_t wall_ns,
               time_point at);
 
   /// Drops an executor's reports, e.g. when it is removed and replaced.
-  void forget(std::string_view executor);
+  void forget(std::uint64_t executor);
 
   /// Discards reports older than the window and executors left without any.
   void prune(time_point now);
@@ -47,7 +47,7 @@ public:
   double utilization(time_point now) const;
 
   /// One executor's utilization within the window; 0 when it has no reports.
-  double executor_utilization(std::string_view executor, time_point now) const;
+  double executor_utilization(std::uint64_t executor, time_point now) const;
 
   /// The pool's summed busy and wall time within the window.
   time_totals totals(time_point now) const;
@@ -68,7 +68,7 @@ private:
   time_totals sum(const std::deque<sample>& samples, time_point now) const;
 
   duration window_;
-  std::map<std::string, std::deque<sample>, std::less<>> executors_;
+  std::unordered_map<std::uint64_t, std::deque<sample>> executors_;
 };
 
 } // namespace tasker::coordinator

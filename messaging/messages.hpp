@@ -122,18 +122,13 @@ inline caf::error make_error(executor_exit x) {
 
 // -- executor → coordinator ---------------------------------------------------
 
-/// Proof of life: sent by every executor each heartbeat interval.
+/// Proof of life and the executor's counters: one message from every
+/// executor each heartbeat interval (one, not two: at 10,000 executors the
+/// coordinator handles 10,000 messages a second instead of 20,000).
 struct heartbeat {
-  std::string pool;       ///< the executor's pool (its executor type)
-  std::uint64_t executor; ///< the executor's actor id
-  executor_state state = executor_state::starting;
-  std::string reason;     ///< why the state is not healthy (empty otherwise)
-};
-
-/// An executor's counters, sent with every heartbeat.
-struct metrics_report {
-  std::string pool;                   ///< the executor's pool
+  std::string pool;                   ///< the executor's pool (its executor type)
   std::uint64_t executor = 0;         ///< the executor's actor id
+  std::string reason;                 ///< why the state is not healthy (empty otherwise)
   std::uint64_t items = 0;            ///< items processed since spawn
   std::uint64_t errors = 0;           ///< failed batches since spawn
   std::uint64_t batches = 0;          ///< batches run since spawn
@@ -283,10 +278,9 @@ struct lease_return {
     return f(caf::meta::type_name("tasker." #type), __VA_ARGS__);                    \
   }
 
-TASKER_INSPECT(heartbeat, x.pool, x.executor, x.state, x.reason)
-TASKER_INSPECT(metrics_report, x.pool, x.executor, x.items, x.errors, x.batches, x.busy, x.wall,
-               x.last_batch_latency, x.mean_batch_latency, x.breaker, x.state, x.backpressure,
-               x.paused, x.mailbox)
+TASKER_INSPECT(heartbeat, x.pool, x.executor, x.reason, x.items, x.errors, x.batches, x.busy,
+               x.wall, x.last_batch_latency, x.mean_batch_latency, x.breaker, x.state,
+               x.backpressure, x.paused, x.mailbox)
 TASKER_INSPECT(scale_up, x.count)
 TASKER_INSPECT(scale_down, x.count)
 TASKER_INSPECT(backpressure, x.factor)
@@ -312,7 +306,6 @@ TASKER_INSPECT(lease_return, x.id, x.broken)
 /// two error categories with `cfg`, under the same names on every node.
 inline void add_message_types(caf::actor_system_config& cfg) {
   cfg.add_message_type<heartbeat>("tasker.heartbeat")
-    .add_message_type<metrics_report>("tasker.metrics_report")
     .add_message_type<scale_up>("tasker.scale_up")
     .add_message_type<scale_down>("tasker.scale_down")
     .add_message_type<backpressure>("tasker.backpressure")
