@@ -42,7 +42,7 @@ struct spawn_context {
   std::string pool;
   /// The executor's pool: recycle requests go here.
   caf::actor pool_actor;
-  /// Receives heartbeats and metrics reports.
+  /// Receives the executors' heartbeats (their state and counters).
   caf::actor coordinator;
   /// Leases database connections.
   caf::actor broker;

@@ -33,7 +33,7 @@ public:
   /// Creates a window keeping reports no older than `window`.
   explicit utilization_window(duration window);
 
-  /// Adds one metrics report's deltas for `executor`, received at `at`.
+  /// Adds one heartbeat's busy and wall deltas for `executor`, received at `at`.
   void record(std::uint64_t executor, std::uint64_t busy_ns, std::uint64_t wall_ns,
               time_point at);
 
