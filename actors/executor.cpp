@@ -200,6 +200,14 @@ void start_batch(executor_actor* self) {
       });
 }
 
+// Until the next heartbeat, on the interval's boundaries of the clock (see
+// coordinator::until_next_beat).
+caf::timespan next_beat(executor_actor* self) {
+  auto interval = std::chrono::duration_cast<coordinator::duration>(self->state.options.heartbeat_interval);
+  return std::chrono::duration_cast<caf::timespan>(
+    coordinator::until_next_beat(self->clock().now(), interval));
+}
+
 void report(executor_actor* self) {
   auto& st = self->state;
   auto now = self->clock().now();
@@ -274,7 +282,7 @@ caf::behavior executor(executor_actor* self, executor_options options,
   }
   schedule_batch(self, true);
   if (st.context.coordinator)
-    self->delayed_send(self, st.options.heartbeat_interval, beat_atom::value);
+    self->delayed_send(self, next_beat(self), beat_atom::value);
   return {
     [=](batch_atom, std::uint64_t gen) {
       if (gen == self->state.generation)
@@ -283,7 +291,7 @@ caf::behavior executor(executor_actor* self, executor_options options,
     [=](beat_atom) {
       report(self);
       ask_for_recycling(self);
-      self->delayed_send(self, self->state.options.heartbeat_interval, beat_atom::value);
+      self->delayed_send(self, next_beat(self), beat_atom::value);
     },
     [=](const wake&) {
       auto& st = self->state;

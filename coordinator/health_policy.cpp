@@ -87,4 +87,13 @@ health_verdict health_policy::evaluate(health_state previous,
           previous == health_state::degraded ? "recovered after a clean window" : "ok", rate, true};
 }
 
+duration until_next_beat(time_point now, duration interval) noexcept {
+  if (interval <= duration::zero())
+    return interval;
+  auto into = now.time_since_epoch() % interval;
+  if (into < duration::zero())
+    into += interval;
+  return interval - into;
+}
+
 } // namespace tasker::coordinator

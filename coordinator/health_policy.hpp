@@ -93,4 +93,12 @@ private:
   health_settings settings_;
 };
 
+/// How long until the next heartbeat: to the next multiple of `interval` on
+/// the clock (a full interval when `now` is on one). Every executor of a node
+/// beats at the same instants, so the coordinator takes their heartbeats in
+/// one burst per interval, its thread woken once for all of them, instead of
+/// once per heartbeat as their phases spread. A non-positive interval gives
+/// itself back.
+duration until_next_beat(time_point now, duration interval) noexcept;
+
 } // namespace tasker::coordinator

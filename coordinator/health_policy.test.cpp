@@ -112,3 +112,14 @@ TEST_CASE("health states have readable names") {
   CHECK(to_string(health_state::unhealthy) == "unhealthy");
   CHECK(to_string(health_state::stopping) == "stopping");
 }
+
+TEST_CASE("heartbeats fall on multiples of the interval") {
+  const auto on = time_point{} + 1000s;
+  CHECK(until_next_beat(on, 1s) == duration{1s});
+  CHECK(until_next_beat(on + 250ms, 1s) == duration{750ms});
+  CHECK(until_next_beat(on + 999ms, 1s) == duration{1ms});
+  // A beat that fired late keeps to the same instants.
+  CHECK(until_next_beat(on + 1s + 40us, 1s) == duration{1s - 40us});
+  CHECK(until_next_beat(on + 300ms, 2s) == duration{1700ms});
+  CHECK(until_next_beat(on, 0s) == duration{0s});
+}

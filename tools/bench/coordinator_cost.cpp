@@ -1,6 +1,7 @@
 #include "tools/bench/coordinator_cost.hpp"
 
 #include "coordinator/coordinator_actor.hpp"
+#include "coordinator/health_policy.hpp"
 #include "messaging/messages.hpp"
 
 #include <caf/all.hpp>
@@ -36,14 +37,20 @@ struct beat_state {
   static inline const char* name = "bench.heartbeat_executor";
 };
 
+// Until the next heartbeat, as executors time theirs: on the second's
+// boundaries of the clock (coordinator::until_next_beat).
+caf::timespan next_beat(caf::stateful_actor<beat_state>* self) {
+  return std::chrono::duration_cast<caf::timespan>(
+    coordinator::until_next_beat(self->clock().now(), std::chrono::seconds{1}));
+}
+
 /// An executor that does nothing but heartbeat (with its counters) at 1 Hz,
-/// starting after `phase` so the beats spread over the second.
-caf::behavior beat_executor(caf::stateful_actor<beat_state>* self, coordinator::spawn_context ctx,
-                            caf::timespan phase) {
+/// timed as executors time theirs.
+caf::behavior beat_executor(caf::stateful_actor<beat_state>* self, coordinator::spawn_context ctx) {
   self->state.ctx = std::move(ctx);
   self->state.last = self->clock().now();
   self->set_default_handler(caf::drop);
-  self->delayed_send(self, phase, beat_atom::value);
+  self->delayed_send(self, next_beat(self), beat_atom::value);
   return {
     [=](beat_atom) {
       auto& st = self->state;
@@ -59,14 +66,10 @@ caf::behavior beat_executor(caf::stateful_actor<beat_state>* self, coordinator::
       m.state = executor_state::healthy;
       self->send(st.ctx.coordinator, std::move(m));
       st.last = now;
-      self->delayed_send(self, 1s, beat_atom::value);
+      self->delayed_send(self, next_beat(self), beat_atom::value);
     },
     [=](const stop_request&) { self->quit(); },
   };
-}
-
-caf::timespan phase_of(std::size_t i) {
-  return std::chrono::duration_cast<caf::timespan>(std::chrono::microseconds{(i * 997) % 1000000});
 }
 
 double cpu_seconds() {
@@ -123,7 +126,7 @@ double baseline_phase(std::size_t executors, double seconds, double warmup) {
     ctx.pool = pool_names[i % 5];
     ctx.coordinator = sink;
     ctx.detached = false;
-    members.push_back(sys.spawn(beat_executor, ctx, phase_of(i)));
+    members.push_back(sys.spawn(beat_executor, ctx));
   }
   auto pct = measure(seconds, warmup);
   for (auto& m : members)
@@ -136,15 +139,14 @@ nlohmann::json coordinator_phase(std::size_t executors, double seconds, double w
   bench_config cfg;
   caf::actor_system sys{cfg};
   coordinator::coordinator_options opts;
-  auto counter = std::make_shared<std::atomic<std::size_t>>(0);
   for (std::size_t p = 0; p < 5; ++p) {
     coordinator::pool_spec spec;
     spec.options.name = pool_names[p];
     spec.options.min = executors / 5 + (p < executors % 5 ? 1 : 0);
     spec.options.max = spec.options.min;
     spec.options.detached = false;
-    spec.factory = [counter](caf::actor_system& s, const coordinator::spawn_context& ctx) {
-      return s.spawn(beat_executor, ctx, phase_of((*counter)++));
+    spec.factory = [](caf::actor_system& s, const coordinator::spawn_context& ctx) {
+      return s.spawn(beat_executor, ctx);
     };
     opts.pools.push_back(std::move(spec));
   }
