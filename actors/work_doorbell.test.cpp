@@ -109,15 +109,28 @@ TEST_CASE_FIXTURE(doorbell_fixture, "a send while nobody listens still wakes the
   CHECK(bell.wait(5s));
 }
 
+namespace {
+
+// Three actors start waiting one after another: the first listens, the next
+// two wait idle, `earlier` before `later`.
+struct three_waits {
+  std::future<bool> first, earlier, later;
+};
+
+three_waits wait_in_turn(work_doorbell& bell) {
+  three_waits w;
+  for (auto* f : {&w.first, &w.earlier, &w.later}) {
+    *f = std::async(std::launch::async, [&bell] { return bell.wait(10s); });
+    settle();
+  }
+  return w;
+}
+
+} // namespace
+
 TEST_CASE_FIXTURE(doorbell_fixture, "a ring wakes the idle actor that went idle last") {
   work_doorbell bell{db.url(), "jobs", 4};
-  // The first wait listens; the next two wait idle, `earlier` before `later`.
-  auto listener = std::async(std::launch::async, [&] { return bell.wait(10s); });
-  settle();
-  auto earlier = std::async(std::launch::async, [&] { return bell.wait(10s); });
-  settle();
-  auto later = std::async(std::launch::async, [&] { return bell.wait(10s); });
-  settle();
+  auto [listener, earlier, later] = wait_in_turn(bell);
   bell.ring();
   REQUIRE(later.wait_for(5s) == std::future_status::ready);
   CHECK(later.get());
@@ -134,12 +147,7 @@ TEST_CASE_FIXTURE(doorbell_fixture, "a ring wakes the idle actor that went idle 
 
 TEST_CASE_FIXTURE(doorbell_fixture, "after a notification the actor that went idle last listens") {
   work_doorbell bell{db.url(), "jobs", 4};
-  auto first = std::async(std::launch::async, [&] { return bell.wait(10s); });
-  settle();
-  auto earlier = std::async(std::launch::async, [&] { return bell.wait(10s); });
-  settle();
-  auto later = std::async(std::launch::async, [&] { return bell.wait(10s); });
-  settle();
+  auto [first, earlier, later] = wait_in_turn(bell);
   send(); // wakes the listener, which hands the connection to `later`
   REQUIRE(first.wait_for(5s) == std::future_status::ready);
   CHECK(first.get());

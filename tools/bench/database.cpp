@@ -63,15 +63,12 @@ server::server(const std::string& repo_root, const std::string& url, const std::
   // The latency scenario reads when each task's completion committed
   // (pg_xact_commit_timestamp), which needs track_commit_timestamp: set on
   // the bench's own cluster, and the cluster restarted once for it.
-  bool tracked = false;
-  {
-    pqxx::connection conn{url_};
-    pqxx::nontransaction tx{conn};
-    tracked = tx.exec1("SHOW track_commit_timestamp")[0].as<std::string>() == "on";
-    if (!tracked)
+  if (!commit_timestamps()) {
+    {
+      pqxx::connection conn{url_};
+      pqxx::nontransaction tx{conn};
       tx.exec0("ALTER SYSTEM SET track_commit_timestamp = on");
-  }
-  if (!tracked) {
+    }
     url_ = run_capture(pg_command(repo_root_, pg_dir_, "restart"));
     if (url_.rfind("postgresql://", 0) != 0)
       throw std::runtime_error("tools/pg.sh restart did not print a URL: " + url_);
