@@ -5,6 +5,7 @@
 #include "tools/bench/stats.hpp"
 #include "tools/common/child_process.hpp"
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <fstream>
@@ -279,7 +280,10 @@ nlohmann::json run_burndown(server& srv, const deployment& dep, const node_setup
   double node_cpu = ps.node->cpu_seconds() - node_cpu0;
   double worker_cpu = ps.worker_cpu() - worker_cpu0;
   ps.stop();
-  double seconds = t_end - epoch_seconds(t0);
+  // From the readiness line, or from the first task's creation when that came
+  // first: the node starts its pools just before it prints the line, and the
+  // line is seen up to one poll of the log later.
+  double seconds = t_end - std::min(epoch_seconds(t0), t_first_created);
   auto steps = count * steps_per_task;
   auto lines = scaling_lines(ps.node->output());
   nlohmann::json out{{"mode", setup.label},

@@ -21,9 +21,17 @@ child_process::child_process(const std::string& program, const std::vector<std::
     : log_path_(log_path) {
   std::vector<std::string> argv_store{program};
   argv_store.insert(argv_store.end(), args.begin(), args.end());
+  // Emptied here, before the child exists: truncated by the child instead, a
+  // log left by an earlier run could still be read (and its readiness line
+  // found) by this process's first wait_for_output.
+  int log_fd = ::open(log_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (log_fd < 0)
+    throw std::runtime_error("cannot open the log " + log_path);
   pid_ = fork();
-  if (pid_ < 0)
+  if (pid_ < 0) {
+    ::close(log_fd);
     throw std::runtime_error("fork failed");
+  }
   if (pid_ == 0) {
     // Dies with its parent: a caller that crashes leaves no process behind.
     ::prctl(PR_SET_PDEATHSIG, SIGKILL);
@@ -31,12 +39,8 @@ child_process::child_process(const std::string& program, const std::vector<std::
     sigset_t none;
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, nullptr);
-    int fd = ::open(log_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    if (fd >= 0) {
-      dup2(fd, 1);
-      dup2(fd, 2);
-      close(fd);
-    }
+    dup2(log_fd, 1); // the duplicates do not inherit O_CLOEXEC
+    dup2(log_fd, 2);
     for (const auto& [k, v] : env)
       setenv(k.c_str(), v.c_str(), 1);
     std::vector<char*> argv;
@@ -46,6 +50,7 @@ child_process::child_process(const std::string& program, const std::vector<std::
     execv(program.c_str(), argv.data());
     _exit(127);
   }
+  ::close(log_fd);
 }
 
 child_process::~child_process() {
