@@ -1,0 +1,84 @@
+#include "tools/bench/report.hpp"
+
+#include <doctest/doctest.h>
+
+#include <sstream>
+#include <string>
+
+using tasker::bench::print_table;
+
+namespace {
+
+// A results document as tasker-bench writes it, with the figures the table
+// reads; `quick`, the latency rate and the executors vary per test.
+nlohmann::json results(bool quick, double rate, int executors, double p50) {
+  return {
+      {"quick", quick},
+      {"machine", {{"nproc", 2}, {"memory_mib", 24000}}},
+      {"burndown_naive", {{"tasks", 1000}, {"tasks_per_second", 300.0}}},
+      {"burndown_coordinator",
+       {{"tasks", 10000},
+        {"tasks_per_second", 6200.0},
+        {"machine_cpu_ms_per_task", 0.31},
+        {"peak_node_connections_busy", 2},
+        {"executor_budget", 35},
+        {"peak_node_connections", 38},
+        {"pool_max_connections", 40},
+        {"scaling_events", 0}}},
+      {"latency",
+       {{"complete_at", "commit"},
+        {"rate_per_second", rate},
+        {"submit_to_complete_ms", {{"p50", p50}, {"p95", 25.0}, {"p99", 30.0}}}}},
+      {"coordinator_cost", {{"executors", executors}, {"coordinator_cpu_percent", 2.4}}},
+  };
+}
+
+std::string table(const nlohmann::json& r) {
+  std::ostringstream out;
+  print_table(r, out);
+  return out.str();
+}
+
+// The verdict at the end of the table's line that starts with `measure`.
+std::string verdict(const std::string& text, const std::string& measure) {
+  std::istringstream in{text};
+  for (std::string line; std::getline(in, line);)
+    if (line.rfind(measure, 0) == 0) {
+      if (line.find("NOT met") != std::string::npos)
+        return "NOT met";
+      return line.find(" met") != std::string::npos ? "met" : "";
+    }
+  return "<no line>";
+}
+
+} // namespace
+
+TEST_CASE("a full-size run is judged against every target") {
+  auto text = table(results(false, 20, 10000, 21.0));
+  CHECK(verdict(text, "burndown, coordinator") == "met");
+  CHECK(verdict(text, "coordinator / naive") == "met");
+  CHECK(verdict(text, "linear-4 latency at 20/s, p50") == "NOT met");
+  CHECK(verdict(text, "linear-4 latency at 20/s, p99") == "met");
+  CHECK(verdict(text, "coordinator CPU at 10000") == "met");
+  CHECK(text.find("not judged") == std::string::npos);
+}
+
+TEST_CASE("a --quick run prints its figures without verdicts") {
+  auto text = table(results(true, 10, 2000, 27.0));
+  CHECK(verdict(text, "burndown, coordinator") == "");
+  CHECK(verdict(text, "coordinator / naive") == "");
+  CHECK(verdict(text, "peak node connections in use") == "");
+  CHECK(verdict(text, "linear-4 latency at 10/s, p50") == "");
+  CHECK(verdict(text, "coordinator CPU at 2000") == "");
+  CHECK(text.find("--quick sizes: the targets are for full-size runs") != std::string::npos);
+}
+
+TEST_CASE("latency at another rate and the coordinator at fewer executors are not judged") {
+  auto text = table(results(false, 50, 5000, 15.0));
+  CHECK(verdict(text, "burndown, coordinator") == "met");
+  CHECK(verdict(text, "linear-4 latency at 50/s, p50") == "");
+  CHECK(text.find("latency not judged: the target is for 20 tasks a second") != std::string::npos);
+  CHECK(verdict(text, "coordinator CPU at 5000") == "");
+  CHECK(text.find("coordinator cost not judged: the target is for 10,000 executors")
+        != std::string::npos);
+}
