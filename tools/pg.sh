@@ -2,6 +2,7 @@
 # A throwaway PostgreSQL 15 cluster for development and tests.
 #   tools/pg.sh start   initialise (first time) and start on 127.0.0.1, free port
 #   tools/pg.sh url     print the libpq URL of the running cluster
+#   tools/pg.sh status  exit 0 when the cluster is running, 1 when it is not
 #   tools/pg.sh stop    stop it
 #   tools/pg.sh restart stop it and start it again on the same port
 #   tools/pg.sh destroy stop it and delete its files
@@ -93,6 +94,7 @@ case "${1:-}" in
   stop) stop ;;
   restart) stop; start ;;
   url) url ;;
+  status) running ;;
   destroy) stop; rm -rf "$DIR" ;;
-  *) echo "usage: tools/pg.sh start|stop|restart|url|destroy" >&2; exit 2 ;;
+  *) echo "usage: tools/pg.sh start|stop|restart|url|status|destroy" >&2; exit 2 ;;
 esac

@@ -56,10 +56,13 @@ server::server(const std::string& repo_root, const std::string& url, const std::
   : repo_root_(repo_root), pg_dir_(pg_dir), url_(url) {
   if (!url_.empty())
     return;
+  // A cluster that was running already (ab.sh leaves it so) stays running.
+  const bool running =
+      std::system((pg_command(repo_root_, pg_dir_, "status") + " >/dev/null 2>&1").c_str()) == 0;
   url_ = run_capture(pg_command(repo_root_, pg_dir_, "start"));
   if (url_.rfind("postgresql://", 0) != 0)
     throw std::runtime_error("tools/pg.sh start did not print a URL: " + url_);
-  owned_ = true;
+  owned_ = !running;
   // The latency scenario reads when each task's completion committed
   // (pg_xact_commit_timestamp), which needs track_commit_timestamp: set on
   // the bench's own cluster, and the cluster restarted once for it.
