@@ -7,7 +7,6 @@
 #include <caf/all.hpp>
 
 #include <algorithm>
-#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>

@@ -29,13 +29,9 @@ bool ok(const nlohmann::json& results, const char* key) {
   return results.contains(key) && !results[key].contains("error");
 }
 
-// The targets name full-size runs: --quick sizes are printed, not judged.
-bool judged(const nlohmann::json& r) { return !r.value("quick", false); }
-
 int verdict_if(bool judge, bool met) { return judge ? static_cast<int>(met) : -1; }
 
-void burndown_rows(const nlohmann::json& r, std::ostream& out) {
-  const bool judge = judged(r);
+void burndown_rows(const nlohmann::json& r, bool judge, std::ostream& out) {
   if (ok(r, "burndown_naive"))
     row(out, "burndown, naive (" + r["burndown_naive"]["tasks"].dump() + " single-step tasks)",
         fmt(num(r["burndown_naive"], "tasks_per_second")) + " tasks/s");
@@ -86,8 +82,10 @@ void print_table(const nlohmann::json& r, std::ostream& out) {
   auto& m = r["machine"];
   out << "machine: " << m["nproc"].dump() << " cores, " << m["memory_mib"].dump() << " MiB"
       << (r["quick"].get<bool>() ? ", --quick sizes" : "") << "\n\n";
+  // The targets name full-size runs: --quick sizes are printed, not judged.
+  const bool judge = !r.value("quick", false);
   row(out, "measure", "value", "target", -1);
-  burndown_rows(r, out);
+  burndown_rows(r, judge, out);
   if (ok(r, "dag_burndown")) {
     auto& d = r["dag_burndown"];
     row(out, "DAG burndown (" + d["tasks"].dump() + " diamond tasks)",
@@ -102,7 +100,7 @@ void print_table(const nlohmann::json& r, std::ostream& out) {
     // The target is for 20 tasks a second.
     bool at_target_rate = num(r["latency"], "rate_per_second") == 20.0;
     auto verdict = [&](bool met) {
-      return verdict_if(committed && at_target_rate && judged(r), met);
+      return verdict_if(committed && at_target_rate && judge, met);
     };
     if (!committed)
       label += " (to the last transaction's start)";
@@ -114,7 +112,7 @@ void print_table(const nlohmann::json& r, std::ostream& out) {
     if (!committed)
       out << "  (latency not judged: the server's track_commit_timestamp is off, so the end of each\n"
              "   task is the start of the transaction that completed it, not its commit)\n";
-    else if (!at_target_rate && judged(r))
+    else if (!at_target_rate && judge)
       out << "  (latency not judged: the target is for 20 tasks a second)\n";
   }
   if (ok(r, "scaling_curve"))
@@ -125,12 +123,12 @@ void print_table(const nlohmann::json& r, std::ostream& out) {
     auto& c = r["coordinator_cost"];
     row(out, "coordinator CPU at " + c["executors"].dump() + " executors (1 Hz)",
         fmt(num(c, "coordinator_cpu_percent"), 2) + " % core", "< 5 %",
-        verdict_if(judged(r) && num(c, "executors") >= 10000,
+        verdict_if(judge && num(c, "executors") >= 10000,
                    num(c, "coordinator_cpu_percent") < 5));
-    if (judged(r) && num(c, "executors") < 10000)
+    if (judge && num(c, "executors") < 10000)
       out << "  (coordinator cost not judged: the target is for 10,000 executors)\n";
   }
-  if (!judged(r))
+  if (!judge)
     out << "  (--quick sizes: the targets are for full-size runs and are not judged)\n";
   for (auto& [key, value] : r.items())
     if (value.is_object() && value.contains("error"))
