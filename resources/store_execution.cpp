@@ -1,6 +1,7 @@
 #include "resources/store_execution.hpp"
 #include "resources/session.hpp"
 
+#include <algorithm>
 #include <stdexcept>
 
 namespace tasker::resources {
@@ -212,13 +213,21 @@ created_and_dispatched create_start_and_dispatch(pqxx::transaction_base& tx,
                                                  const std::string& queue_suffix,
                                                  int hold_seconds) {
   created_and_dispatched out;
+  static const std::string sql =
+      "SELECT kind, task_uuid, workflow_step_uuid, queue_name, to_state, sent, duplicate"
+      " FROM tasker_create_start_and_dispatch($1::jsonb, $2, $3, $4, $5)";
+  // Requests that all carry their message's enqueued_at create the same
+  // uuids when redone, so their commit need not wait for the flush.
+  static const std::string redoable_sql = sql + " WHERE " + std::string{commit_without_flush};
+  const bool redoable =
+      requests.is_array() && !requests.empty()
+      && std::all_of(requests.begin(), requests.end(), [](const nlohmann::json& r) {
+           return r.is_object() && r.contains("enqueued_at") && r["enqueued_at"].is_string();
+         });
   auto rows = detail::translating([&] {
-    return detail::exec_prepared_once(
-        tx, "tx_create",
-        "SELECT kind, task_uuid, workflow_step_uuid, queue_name, to_state, sent,"
-        " duplicate"
-        " FROM tasker_create_start_and_dispatch($1::jsonb, $2, $3, $4, $5)",
-        requests.dump(), std::string{node_id}, start, queue_suffix, hold_seconds);
+    return detail::exec_prepared_once(tx, redoable ? "tx_create_redoable" : "tx_create",
+                                      redoable ? redoable_sql : sql, requests.dump(),
+                                      std::string{node_id}, start, queue_suffix, hold_seconds);
   });
   for (const auto& row : rows) {
     if (dispatch_row(row, out.dispatch))

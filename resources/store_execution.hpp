@@ -149,7 +149,13 @@ struct created_and_dispatched {
 /// then dispatch_tasks of the tasks it started (without finalization). With
 /// `start`, new tasks left to the claim path raise tasker_tasks_ready, and no
 /// other insert of this transaction does. Throws store_error as create_tasks,
-/// leaving the transaction aborted.
+/// leaving the transaction aborted. When every request carries its queue
+/// message's `enqueued_at` (task_request::enqueued_at), the tasks' and steps'
+/// uuids are derived from the requests, so the same requests create the same
+/// uuids again, and the rest of the transaction commits without waiting for
+/// the WAL flush (commit_without_flush, session.hpp): it is meant to consume
+/// the requests from their queue, so a commit lost in a crash returns them to
+/// the queue and they create the same tasks again.
 created_and_dispatched create_start_and_dispatch(pqxx::transaction_base& tx,
                                                  const nlohmann::json& requests,
                                                  std::string_view node_id, bool start,

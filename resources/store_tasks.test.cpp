@@ -4,6 +4,7 @@
 #include <doctest/doctest.h>
 
 #include <functional>
+#include <set>
 
 using namespace tasker;
 using namespace tasker::resources;
@@ -120,6 +121,63 @@ TEST_CASE("new tasks and steps get time-ordered keys, and history rows are keyed
           == (std::string{table} == "task_transitions" ? "task_uuid,sort_key"
                                                        : "workflow_step_uuid,sort_key"));
   }
+}
+
+TEST_CASE("a request carrying its message's enqueued_at creates the same task and step uuids "
+          "each time") {
+  testing::scratch_db db;
+  auto conn = db.connect();
+  pqxx::work tx{conn};
+  register_template(tx, test::diamond_template());
+  auto request = nlohmann::json::parse(
+      R"({"namespace":"shop","task_name":"diamond","context":{"n":1},
+          "enqueued_at":"2026-11-28 02:30:00.123456+00"})");
+  // The task's uuid and its steps' in position order, created in a savepoint
+  // that is rolled back (as a commit lost in a crash would be).
+  auto create = [&](const nlohmann::json& r) {
+    test::savepoint sp{tx};
+    auto made = create_tasks(tx, nlohmann::json::array({r}));
+    REQUIRE(made.size() == 1);
+    std::vector<std::string> keys{made[0].task_uuid};
+    for (const auto& row : tx.exec_params(
+             "SELECT workflow_step_uuid FROM workflow_steps WHERE task_uuid = $1 ORDER BY position",
+             made[0].task_uuid))
+      keys.push_back(row[0].as<std::string>());
+    REQUIRE(keys.size() == 5);
+    return keys;
+  };
+  auto first = create(request);
+  CHECK(create(request) == first);
+  // Version 7, variant 10, and the time of the message: 1,795,833,000,123 ms
+  // is 0x1a21ffcf0bb; the steps carry their task's time.
+  for (const auto& k : first) {
+    INFO(k);
+    CHECK(k.substr(0, 13) == "01a21ffc-f0bb");
+    CHECK(k[14] == '7');
+    CHECK(std::string{"89ab"}.find(k[19]) != std::string::npos);
+  }
+  CHECK(std::set<std::string>(first.begin(), first.end()).size() == 5);
+  // Another identity from the same moment: other uuids.
+  auto other = request;
+  other["context"]["n"] = 2;
+  auto second = create(other);
+  for (std::size_t i = 0; i < 5; ++i)
+    CHECK(second[i] != first[i]);
+  // Without enqueued_at (a direct call) each creation draws a fresh uuid.
+  auto direct = request;
+  direct.erase("enqueued_at");
+  CHECK(create(direct)[0] != create(direct)[0]);
+  // A malformed enqueued_at is refused naming the key.
+  auto bad = request;
+  bad["enqueued_at"] = 5;
+  auto text = message_of(
+      [&] {
+        test::savepoint sp{tx};
+        create_tasks(tx, nlohmann::json::array({bad}));
+      },
+      store_errc::invalid_request);
+  CHECK(text.find("enqueued_at") != std::string::npos);
+  CHECK(count_rows(tx, "tasks") == 0);
 }
 
 TEST_CASE("a repeated request returns the same task as a duplicate and a new context a new task") {

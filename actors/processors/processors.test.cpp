@@ -151,8 +151,8 @@ TEST_CASE("applying results classifies unknown steps, repeats in a batch and sta
   CHECK(contains(applied[3].detail, "0000000000ff"));
 }
 
-TEST_CASE("a result batch's transaction commits without waiting for the WAL flush, a request "
-          "batch's waits for it") {
+TEST_CASE("result and request batches commit without waiting for the WAL flush, a creation "
+          "without its messages' enqueued_at waits for it") {
   pipeline p;
   p.register_toml(diamond_toml());
   p.send_request(pipeline::request("diamond", {}));
@@ -160,8 +160,8 @@ TEST_CASE("a result batch's transaction commits without waiting for the WAL flus
     return tx.exec1("SHOW synchronous_commit")[0].as<std::string>();
   };
   {
-    // Task uuids of the new tasks can be read by clients once committed: the
-    // creation is flushed before it is visible.
+    // Requests that did not come from a queue get fresh uuids, which clients
+    // can read once committed: the creation is flushed before it is visible.
     pqxx::work tx{p.conn};
     auto made = resources::create_start_and_dispatch(
         tx, nlohmann::json::array({pipeline::request("diamond", {{"i", 1}})}), p.node, false,
@@ -169,7 +169,29 @@ TEST_CASE("a result batch's transaction commits without waiting for the WAL flus
     REQUIRE(made.created.size() == 1);
     CHECK(flush_setting(tx) == "on");
   }
+  {
+    // Requests carrying their messages' enqueued_at create the same uuids
+    // when redone: that commit need not wait.
+    pqxx::work tx{p.conn};
+    auto request = pipeline::request("diamond", {{"i", 1}});
+    request["enqueued_at"] = "2026-11-28 02:30:00+00";
+    auto made = resources::create_start_and_dispatch(tx, nlohmann::json::array({request}),
+                                                     p.node, false, "_queue", 30);
+    REQUIRE(made.created.size() == 1);
+    CHECK(flush_setting(tx) == "off");
+  }
+  // The request processor's batch passes its messages' enqueued_at: the
+  // task's uuid is the one derived from the queue row.
+  const auto expected = p.scalar<std::string>(
+      "SELECT tasker_task_uuid_of(enqueued_at, encode(sha256(convert_to("
+      "'shop/diamond@1.0.0:{}', 'UTF8')), 'hex'))::text FROM tasker_mq.q_"
+      + p.cfg.queues.names.task_requests);
   p.run(executor_type::task_request_processor);
+  CHECK(p.scalar<std::string>("SELECT task_uuid::text FROM tasks") == expected);
+  {
+    pqxx::work tx{p.conn};
+    CHECK(flush_setting(tx) == "on"); // for that transaction only
+  }
   p.claim_and_enqueue();
   auto steps = p.take_steps();
   REQUIRE(steps.size() == 1);

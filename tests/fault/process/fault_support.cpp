@@ -7,6 +7,7 @@
 #include <pqxx/pqxx>
 
 #include <array>
+#include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -15,6 +16,7 @@
 #include <stdexcept>
 #include <sys/wait.h>
 #include <thread>
+#include <vector>
 
 namespace tasker::testing {
 
@@ -115,6 +117,84 @@ void dedicated_server::start() {
   if (again != url_)
     throw std::runtime_error("the restarted PostgreSQL cluster moved from " + url_ + " to "
                              + again + " (its port was taken meanwhile)");
+}
+
+void dedicated_server::freeze_wal_flushers() {
+  pqxx::connection conn{url_};
+  pqxx::nontransaction tx{conn};
+  auto rows = tx.exec("SELECT pid FROM pg_stat_activity WHERE backend_type IN"
+                      " ('walwriter', 'background writer', 'checkpointer')");
+  if (rows.size() != 3)
+    throw std::runtime_error("expected the WAL writer, background writer and checkpointer in "
+                             "pg_stat_activity, found " + std::to_string(rows.size()));
+  for (const auto& row : rows)
+    if (::kill(row[0].as<int>(), SIGSTOP) != 0)
+      throw std::runtime_error("cannot stop PostgreSQL process " + row[0].as<std::string>());
+}
+
+namespace {
+
+// The parent pid of `pid` from /proc (0 when it is gone or a zombie).
+int live_parent_of(int pid) {
+  std::ifstream in{"/proc/" + std::to_string(pid) + "/stat"};
+  std::string line;
+  if (!std::getline(in, line))
+    return 0;
+  // pid (comm) state ppid ...: comm may hold spaces, so read after its ')'.
+  std::istringstream rest{line.substr(line.rfind(')') + 1)};
+  char state = 0;
+  int ppid = 0;
+  rest >> state >> ppid;
+  return state == 'Z' ? 0 : ppid;
+}
+
+} // namespace
+
+void dedicated_server::crash() {
+  int postmaster = 0;
+  {
+    std::ifstream pid_file{dir_ + "/data/postmaster.pid"};
+    if (!(pid_file >> postmaster) || postmaster <= 0)
+      throw std::runtime_error("no postmaster.pid in " + dir_ + "/data: is the server running?");
+  }
+  std::vector<int> children;
+  for (const auto& entry : std::filesystem::directory_iterator{"/proc"}) {
+    const auto name = entry.path().filename().string();
+    if (name.find_first_not_of("0123456789") == std::string::npos
+        && live_parent_of(std::stoi(name)) == postmaster)
+      children.push_back(std::stoi(name));
+  }
+  if (children.empty())
+    throw std::runtime_error("PostgreSQL's postmaster " + std::to_string(postmaster)
+                             + " has no server processes to kill");
+  const auto log_before = server_log().size();
+  for (int pid : children)
+    ::kill(pid, SIGKILL);
+  // Back once the postmaster has reset itself and, after its recovery,
+  // accepts connections.
+  auto deadline = std::chrono::steady_clock::now() + 60s;
+  auto fail = [&](const std::string& what) {
+    throw std::runtime_error("PostgreSQL did not recover within 60 s of a crash (" + what
+                             + "); its log:\n" + server_log().substr(log_before));
+  };
+  while (server_log().find("all server processes terminated; reinitializing", log_before)
+         == std::string::npos) {
+    if (std::chrono::steady_clock::now() > deadline)
+      fail("no reset");
+    std::this_thread::sleep_for(20ms);
+  }
+  for (;;) {
+    try {
+      pqxx::connection conn{url_};
+      pqxx::nontransaction tx{conn};
+      tx.exec("SELECT 1");
+      return;
+    } catch (const std::exception& e) {
+      if (std::chrono::steady_clock::now() > deadline)
+        fail(e.what());
+    }
+    std::this_thread::sleep_for(50ms);
+  }
 }
 
 std::string dedicated_server::server_log() const {

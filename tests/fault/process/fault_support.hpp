@@ -43,8 +43,21 @@ public:
   /// Stops the server (fast shutdown: open sessions are terminated).
   void stop();
 
-  /// Starts it again on the same port.
+  /// Starts it again on the same port (after a crash: with crash recovery).
   void start();
+
+  /// Stops (SIGSTOP) the server's processes that flush the WAL on their own:
+  /// the WAL writer, the background writer and the checkpointer. Afterwards a
+  /// commit made without waiting for the flush stays in the server's memory
+  /// until a backend flushes (a commit that waits for it) or crash() loses it.
+  void freeze_wal_flushers();
+
+  /// Crashes the server: SIGKILL to every process of the cluster but the
+  /// postmaster at once, frozen ones included. The postmaster handles it as
+  /// any crash of a server process: it discards the shared memory (WAL not
+  /// yet written is lost), runs crash recovery from the WAL on disk and
+  /// accepts connections again; returns once it does.
+  void crash();
 
   /// The server's own log, for failure messages.
   std::string server_log() const;
