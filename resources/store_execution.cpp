@@ -216,13 +216,17 @@ created_and_dispatched create_start_and_dispatch(pqxx::transaction_base& tx,
   static const std::string sql =
       "SELECT kind, task_uuid, workflow_step_uuid, queue_name, to_state, sent, duplicate"
       " FROM tasker_create_start_and_dispatch($1::jsonb, $2, $3, $4, $5)";
-  // Requests that all carry their message's enqueued_at create the same
-  // uuids when redone, so their commit need not wait for the flush.
+  // Requests that all carry their message create the same uuids when
+  // redone, so their commit need not wait for the flush.
   static const std::string redoable_sql = sql + " WHERE " + std::string{commit_without_flush};
+  auto has_string = [](const nlohmann::json& r, const char* key) {
+    auto it = r.find(key);
+    return it != r.end() && it->is_string();
+  };
   const bool redoable =
       requests.is_array() && !requests.empty()
-      && std::all_of(requests.begin(), requests.end(), [](const nlohmann::json& r) {
-           return r.is_object() && r.contains("enqueued_at") && r["enqueued_at"].is_string();
+      && std::all_of(requests.begin(), requests.end(), [&](const nlohmann::json& r) {
+           return r.is_object() && has_string(r, "message_key") && has_string(r, "enqueued_at");
          });
   auto rows = detail::translating([&] {
     return detail::exec_prepared_once(tx, redoable ? "tx_create_redoable" : "tx_create",

@@ -150,8 +150,8 @@ struct created_and_dispatched {
 /// `start`, new tasks left to the claim path raise tasker_tasks_ready, and no
 /// other insert of this transaction does. Throws store_error as create_tasks,
 /// leaving the transaction aborted. When every request carries its queue
-/// message's `enqueued_at` (task_request::enqueued_at), the tasks' and steps'
-/// uuids are derived from the requests, so the same requests create the same
+/// message (task_request::message_key and enqueued_at), the tasks' and steps'
+/// uuids are derived from the messages, so the same requests create the same
 /// uuids again, and the rest of the transaction commits without waiting for
 /// the WAL flush (commit_without_flush, session.hpp): it is meant to consume
 /// the requests from their queue, so a commit lost in a crash returns them to

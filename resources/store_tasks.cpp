@@ -10,6 +10,8 @@ nlohmann::json to_json(const task_request& request) {
     out["task_version"] = request.task_version;
   if (!request.request_id.empty())
     out["request_id"] = request.request_id;
+  if (!request.message_key.empty())
+    out["message_key"] = request.message_key;
   if (!request.enqueued_at.empty())
     out["enqueued_at"] = request.enqueued_at;
   return out;

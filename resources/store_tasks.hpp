@@ -24,12 +24,14 @@ struct task_request {
   std::string initiator;                             ///< who asked
   std::string reason;                                ///< why
   std::string request_id;                            ///< caller's id, echoed in errors
-  /// The enqueued_at of the queue message the request came in (timestamptz
-  /// text), set by the request processor, never by a producer; wire key
-  /// "enqueued_at". With it the task's uuid is derived from it and the
-  /// task's identity, and its steps' from the task's, so the request creates
-  /// the same uuids each time it is processed (0042_redoable_task_creation.sql);
-  /// without it the task gets a fresh uuid.
+  /// The queue message the request came in, set by the request processor
+  /// from the queue row, never by a producer (wire keys "message_key":
+  /// "<queue>/<msg_id>", and "enqueued_at": its timestamptz text). With both,
+  /// the task's uuid is derived from them and its steps' from the task's, so
+  /// the request creates the same uuids each time it is processed
+  /// (0042_redoable_task_creation.sql); without them the task gets a fresh
+  /// uuid.
+  std::string message_key;
   std::string enqueued_at;
 };
 

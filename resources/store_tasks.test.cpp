@@ -123,15 +123,15 @@ TEST_CASE("new tasks and steps get time-ordered keys, and history rows are keyed
   }
 }
 
-TEST_CASE("a request carrying its message's enqueued_at creates the same task and step uuids "
-          "each time") {
+TEST_CASE("a request carrying its queue message creates the same task and step uuids each "
+          "time") {
   testing::scratch_db db;
   auto conn = db.connect();
   pqxx::work tx{conn};
   register_template(tx, test::diamond_template());
   auto request = nlohmann::json::parse(
       R"({"namespace":"shop","task_name":"diamond","context":{"n":1},
-          "enqueued_at":"2026-11-28 02:30:00.123456+00"})");
+          "message_key":"requests/41","enqueued_at":"2026-11-28 02:30:00.123456+00"})");
   // The task's uuid and its steps' in position order, created in a savepoint
   // that is rolled back (as a commit lost in a crash would be).
   auto create = [&](const nlohmann::json& r) {
@@ -157,26 +157,29 @@ TEST_CASE("a request carrying its message's enqueued_at creates the same task an
     CHECK(std::string{"89ab"}.find(k[19]) != std::string::npos);
   }
   CHECK(std::set<std::string>(first.begin(), first.end()).size() == 5);
-  // Another identity from the same moment: other uuids.
-  auto other = request;
-  other["context"]["n"] = 2;
-  auto second = create(other);
+  // The same request in another message: other uuids, whatever the content.
+  auto resent = request;
+  resent["message_key"] = "requests/42";
+  auto second = create(resent);
   for (std::size_t i = 0; i < 5; ++i)
     CHECK(second[i] != first[i]);
-  // Without enqueued_at (a direct call) each creation draws a fresh uuid.
+  // Without its message (a direct call) each creation draws a fresh uuid.
   auto direct = request;
+  direct.erase("message_key");
   direct.erase("enqueued_at");
   CHECK(create(direct)[0] != create(direct)[0]);
-  // A malformed enqueued_at is refused naming the key.
-  auto bad = request;
-  bad["enqueued_at"] = 5;
-  auto text = message_of(
-      [&] {
-        test::savepoint sp{tx};
-        create_tasks(tx, nlohmann::json::array({bad}));
-      },
-      store_errc::invalid_request);
-  CHECK(text.find("enqueued_at") != std::string::npos);
+  // A malformed message key or time is refused naming the key.
+  for (const char* key : {"message_key", "enqueued_at"}) {
+    auto bad = request;
+    bad[key] = 5;
+    auto text = message_of(
+        [&] {
+          test::savepoint sp{tx};
+          create_tasks(tx, nlohmann::json::array({bad}));
+        },
+        store_errc::invalid_request);
+    CHECK(text.find(key) != std::string::npos);
+  }
   CHECK(count_rows(tx, "tasks") == 0);
 }
 

@@ -152,10 +152,10 @@ TEST_CASE("applying results classifies unknown steps, repeats in a batch and sta
 }
 
 TEST_CASE("result and request batches commit without waiting for the WAL flush, a creation "
-          "without its messages' enqueued_at waits for it") {
+          "without its requests' messages waits for it") {
   pipeline p;
   p.register_toml(diamond_toml());
-  p.send_request(pipeline::request("diamond", {}));
+  const auto msg_id = p.send_request(pipeline::request("diamond", {}));
   auto flush_setting = [](pqxx::work& tx) {
     return tx.exec1("SHOW synchronous_commit")[0].as<std::string>();
   };
@@ -170,22 +170,23 @@ TEST_CASE("result and request batches commit without waiting for the WAL flush, 
     CHECK(flush_setting(tx) == "on");
   }
   {
-    // Requests carrying their messages' enqueued_at create the same uuids
-    // when redone: that commit need not wait.
+    // Requests carrying their messages create the same uuids when redone:
+    // that commit need not wait.
     pqxx::work tx{p.conn};
     auto request = pipeline::request("diamond", {{"i", 1}});
+    request["message_key"] = "requests/7";
     request["enqueued_at"] = "2026-11-28 02:30:00+00";
     auto made = resources::create_start_and_dispatch(tx, nlohmann::json::array({request}),
                                                      p.node, false, "_queue", 30);
     REQUIRE(made.created.size() == 1);
     CHECK(flush_setting(tx) == "off");
   }
-  // The request processor's batch passes its messages' enqueued_at: the
-  // task's uuid is the one derived from the queue row.
+  // The request processor's batch passes each request's message: the task's
+  // uuid is the one derived from the queue row.
+  const auto& queue = p.cfg.queues.names.task_requests;
   const auto expected = p.scalar<std::string>(
-      "SELECT tasker_task_uuid_of(enqueued_at, encode(sha256(convert_to("
-      "'shop/diamond@1.0.0:{}', 'UTF8')), 'hex'))::text FROM tasker_mq.q_"
-      + p.cfg.queues.names.task_requests);
+      "SELECT tasker_task_uuid_of('" + queue + "/" + std::to_string(msg_id)
+      + "', enqueued_at::text)::text FROM tasker_mq.q_" + queue);
   p.run(executor_type::task_request_processor);
   CHECK(p.scalar<std::string>("SELECT task_uuid::text FROM tasks") == expected);
   {

@@ -75,12 +75,13 @@ std::optional<batch_outcome> task_request_processor::run_batch(pqxx::connection&
   auto& invalid = batch.invalid;
   const auto& ids = batch.ids;  // parsed requests' messages, in order
   auto& requests = batch.items; // parallel to ids
-  // Each request's uuids are derived from its message's enqueued_at, so a
-  // redo of this batch after a crash creates the same ones. `ids` follows
-  // `consumed` in order, skipping the refused messages.
+  // Each request's uuids are derived from its message, so a redo of this
+  // batch after a crash creates the same ones. `ids` follows `consumed` in
+  // order, skipping the refused messages.
   for (std::size_t i = 0, c = 0; i < ids.size(); ++i) {
     while (batch.consumed.at(c).msg_id != ids[i])
       ++c;
+    requests[i].message_key = queue_ + "/" + std::to_string(ids[i]);
     requests[i].enqueued_at = batch.consumed[c].enqueued_at;
   }
 

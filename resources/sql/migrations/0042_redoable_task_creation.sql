@@ -8,44 +8,42 @@
 -- before its commit is flushed: a client (`taskerctl task submit --wait`, a
 -- worker given its first step) could see uuids that a crash would take back,
 -- and the request, back in its queue, would then create the task again under
--- new ones. The uuids are now derived from the request:
+-- new ones. The uuids are now derived from the request's message:
 --
--- - a task's is a version-7 uuid whose time is its request message's
---   enqueued_at (to the millisecond, so keys stay time-ordered) and whose other
---   bits come from sha256 of the task's identity (the identity hash, unique
---   per task);
--- - a step's has its task's time and bits from sha256 of its task's uuid and
---   its position in the template (unique per task).
+-- - a task's is a version-7 uuid whose time is the message's enqueued_at (to
+--   the millisecond, so keys stay time-ordered) and whose other bits come from
+--   md5 of the message's key (queue and message id) and enqueued_at, which
+--   no other message shares; nothing of the request's content goes into it;
+-- - a step's has its task's time and bits from md5 of its task's uuid and its
+--   position in the template (unique per task).
 --
--- A request carries its message's enqueued_at in the call (wire key
--- "enqueued_at", set by the processor from the queue row, never by a
--- producer); a request without it (a direct call) gets tasker_uuid_v7() as
--- before, and the step uuids are derived from whichever task uuid it has.
+-- The processor passes each request's message as two keys of the call,
+-- "message_key" and "enqueued_at", set from the queue row, never by a
+-- producer. A request without them (a direct call) gets tasker_uuid_v7() as
+-- before; its steps' uuids are derived from whichever uuid the task has.
 
--- A version-7 uuid with time p_ms (milliseconds since the epoch) and its
--- other bits from sha256(p_key): the version nibble 7, the variant bits 10.
-CREATE FUNCTION tasker_uuid_v7_of(p_ms bigint, p_key text) RETURNS uuid
-LANGUAGE sql STABLE STRICT PARALLEL SAFE AS $$
-  SELECT encode(set_byte(set_byte(
-           overlay(k.h PLACING substring(int8send(p_ms) FROM 3) FROM 1 FOR 6),
-           6, (get_byte(k.h, 6) & 15) | 112),
-           8, (get_byte(k.h, 8) & 63) | 128), 'hex')::uuid
-  FROM (SELECT substring(sha256(convert_to(p_key, 'UTF8')) FROM 1 FOR 16) AS h) k
+-- A version-7 uuid: 12 hex digits of time (milliseconds since the epoch),
+-- the version 7, and bits of md5(p_key) with the variant bits 10. One
+-- expression, so the planner inlines it into the statement that calls it.
+CREATE FUNCTION tasker_uuid_v7_of(p_time_hex text, p_key text) RETURNS uuid
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+  SELECT (p_time_hex || '7' || overlay(substr(md5(p_key), 14) PLACING '8' FROM 4 FOR 1))::uuid
 $$;
 
--- The uuid of the task with identity p_identity_hash created from a request
--- enqueued at p_enqueued_at.
-CREATE FUNCTION tasker_task_uuid_of(p_enqueued_at timestamptz, p_identity_hash text)
-RETURNS uuid
-LANGUAGE sql STABLE STRICT PARALLEL SAFE AS $$
-  SELECT tasker_uuid_v7_of(floor(extract(epoch FROM p_enqueued_at) * 1000)::bigint,
-                           'task ' || p_identity_hash)
+-- The uuid of the task created from the message p_message_key enqueued at
+-- p_enqueued_at (its text as stored in the request; NULL when either is NULL).
+CREATE FUNCTION tasker_task_uuid_of(p_message_key text, p_enqueued_at text) RETURNS uuid
+LANGUAGE sql STABLE PARALLEL SAFE AS $$
+  SELECT tasker_uuid_v7_of(
+           lpad(to_hex(floor(extract(epoch FROM p_enqueued_at::timestamptz) * 1000)::bigint),
+                12, '0'),
+           'task ' || p_message_key || ' ' || p_enqueued_at)
 $$;
 
 -- The uuid of the step at p_position of task p_task_uuid: the task's time.
 CREATE FUNCTION tasker_step_uuid_of(p_task_uuid uuid, p_position integer) RETURNS uuid
-LANGUAGE sql STABLE STRICT PARALLEL SAFE AS $$
-  SELECT tasker_uuid_v7_of(('x' || left(replace(p_task_uuid::text, '-', ''), 12))::bit(48)::bigint,
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+  SELECT tasker_uuid_v7_of(left(replace(p_task_uuid::text, '-', ''), 12),
                            'step ' || p_task_uuid::text || ' ' || p_position::text)
 $$;
 
@@ -58,17 +56,19 @@ DECLARE
   edits text[] := '{}';
   i integer;
 BEGIN
-  -- The request's enqueued_at is checked with its other keys.
+  -- The request's message is checked with its other keys.
   edits := edits || ARRAY[
 $old$    WHEN coalesce(jsonb_typeof(r.req->'request_id'), 'null') NOT IN ('string', 'null')
       THEN 'request_id: expected a string'
 $old$, $new$    WHEN coalesce(jsonb_typeof(r.req->'request_id'), 'null') NOT IN ('string', 'null')
       THEN 'request_id: expected a string'
+    WHEN coalesce(jsonb_typeof(r.req->'message_key'), 'null') NOT IN ('string', 'null')
+      THEN 'message_key: expected a string'
     WHEN coalesce(jsonb_typeof(r.req->'enqueued_at'), 'null') NOT IN ('string', 'null')
       THEN 'enqueued_at: expected a timestamp string'
 $new$];
-  -- The task's uuid: from its request when it came from a queue (the first
-  -- request of the batch with its identity creates it).
+  -- The task's uuid: from its request's message when it came from a queue
+  -- (the first request of the batch with its identity creates it).
   edits := edits || ARRAY[
 $old$    INSERT INTO tasks (named_task_uuid, namespace_uuid, context, priority, initiator, reason,
                        request_id, identity_hash, current_state)
@@ -76,8 +76,8 @@ $old$    INSERT INTO tasks (named_task_uuid, namespace_uuid, context, priority, 
 $old$, $new$    INSERT INTO tasks (task_uuid, named_task_uuid, namespace_uuid, context, priority,
                        initiator, reason, request_id, identity_hash, current_state)
     SELECT DISTINCT ON (r.identity_hash)
-           coalesce(tasker_task_uuid_of((p_requests->r.ordinal->>'enqueued_at')::timestamptz,
-                                        r.identity_hash),
+           coalesce(tasker_task_uuid_of(p_requests->r.ordinal->>'message_key',
+                                        p_requests->r.ordinal->>'enqueued_at'),
                     tasker_uuid_v7()),
            r.named_task_uuid, r.namespace_uuid, r.context,
 $new$];
