@@ -26,7 +26,8 @@ struct task_request {
   std::string request_id;                            ///< caller's id, echoed in errors
   /// The queue message the request came in, set by the request processor
   /// from the queue row, never by a producer (wire keys "message_key":
-  /// "<queue>/<msg_id>", and "enqueued_at": its timestamptz text). With both,
+  /// "<queue>/<msg_id>", and "enqueued_at": its timestamptz text, read by
+  /// PostgreSQL as a timestamptz, its own error when it cannot). With both,
   /// the task's uuid is derived from them and its steps' from the task's, so
   /// the request creates the same uuids each time it is processed
   /// (0042_redoable_task_creation.sql); without them the task gets a fresh

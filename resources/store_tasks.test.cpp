@@ -157,6 +157,10 @@ TEST_CASE("a request carrying its queue message creates the same task and step u
     CHECK(std::string{"89ab"}.find(k[19]) != std::string::npos);
   }
   CHECK(std::set<std::string>(first.begin(), first.end()).size() == 5);
+  // The instant counts, not how a session prints it.
+  auto elsewhere = request;
+  elsewhere["enqueued_at"] = "2026-11-27 21:30:00.123456-05";
+  CHECK(create(elsewhere) == first);
   // The same request in another message: other uuids, whatever the content.
   auto resent = request;
   resent["message_key"] = "requests/42";

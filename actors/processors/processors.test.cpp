@@ -186,7 +186,7 @@ TEST_CASE("result and request batches commit without waiting for the WAL flush, 
   const auto& queue = p.cfg.queues.names.task_requests;
   const auto expected = p.scalar<std::string>(
       "SELECT tasker_task_uuid_of('" + queue + "/" + std::to_string(msg_id)
-      + "', enqueued_at::text)::text FROM tasker_mq.q_" + queue);
+      + "', enqueued_at)::text FROM tasker_mq.q_" + queue);
   p.run(executor_type::task_request_processor);
   CHECK(p.scalar<std::string>("SELECT task_uuid::text FROM tasks") == expected);
   {

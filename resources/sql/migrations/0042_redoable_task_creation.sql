@@ -12,8 +12,9 @@
 --
 -- - a task's is a version-7 uuid whose time is the message's enqueued_at (to
 --   the millisecond, so keys stay time-ordered) and whose other bits come from
---   md5 of the message's key (queue and message id) and enqueued_at, which
---   no other message shares; nothing of the request's content goes into it;
+--   md5 of the message's key (queue and message id) and enqueued_at (to the
+--   microsecond), which no other message shares; nothing of the request's
+--   content goes into it;
 -- - a step's has its task's time and bits from md5 of its task's uuid and its
 --   position in the template (unique per task).
 --
@@ -31,13 +32,16 @@ LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
 $$;
 
 -- The uuid of the task created from the message p_message_key enqueued at
--- p_enqueued_at (its text as stored in the request; NULL when either is NULL).
-CREATE FUNCTION tasker_task_uuid_of(p_message_key text, p_enqueued_at text) RETURNS uuid
+-- p_enqueued_at (NULL when either is NULL). The key holds the instant in
+-- microseconds, not its text, which depends on the session's DateStyle and
+-- TimeZone.
+CREATE FUNCTION tasker_task_uuid_of(p_message_key text, p_enqueued_at timestamptz)
+RETURNS uuid
 LANGUAGE sql STABLE PARALLEL SAFE AS $$
   SELECT tasker_uuid_v7_of(
-           lpad(to_hex(floor(extract(epoch FROM p_enqueued_at::timestamptz) * 1000)::bigint),
-                12, '0'),
-           'task ' || p_message_key || ' ' || p_enqueued_at)
+           lpad(to_hex(floor(extract(epoch FROM p_enqueued_at) * 1000)::bigint), 12, '0'),
+           'task ' || p_message_key || ' '
+             || (extract(epoch FROM p_enqueued_at) * 1000000)::bigint::text)
 $$;
 
 -- The uuid of the step at p_position of task p_task_uuid: the task's time.
@@ -77,7 +81,7 @@ $old$, $new$    INSERT INTO tasks (task_uuid, named_task_uuid, namespace_uuid, c
                        initiator, reason, request_id, identity_hash, current_state)
     SELECT DISTINCT ON (r.identity_hash)
            coalesce(tasker_task_uuid_of(p_requests->r.ordinal->>'message_key',
-                                        p_requests->r.ordinal->>'enqueued_at'),
+                                        (p_requests->r.ordinal->>'enqueued_at')::timestamptz),
                     tasker_uuid_v7()),
            r.named_task_uuid, r.namespace_uuid, r.context,
 $new$];

@@ -119,17 +119,25 @@ void dedicated_server::start() {
                              + again + " (its port was taken meanwhile)");
 }
 
-void dedicated_server::freeze_wal_flushers() {
-  pqxx::connection conn{url_};
+dedicated_server::frozen_wal_writer::frozen_wal_writer(dedicated_server& server)
+    : server_(server) {
+  pqxx::connection conn{server_.url_};
   pqxx::nontransaction tx{conn};
-  auto rows = tx.exec("SELECT pid FROM pg_stat_activity WHERE backend_type IN"
-                      " ('walwriter', 'background writer', 'checkpointer')");
-  if (rows.size() != 3)
-    throw std::runtime_error("expected the WAL writer, background writer and checkpointer in "
-                             "pg_stat_activity, found " + std::to_string(rows.size()));
-  for (const auto& row : rows)
-    if (::kill(row[0].as<int>(), SIGSTOP) != 0)
-      throw std::runtime_error("cannot stop PostgreSQL process " + row[0].as<std::string>());
+  auto rows = tx.exec("SELECT pid FROM pg_stat_activity WHERE backend_type = 'walwriter'");
+  if (rows.size() != 1)
+    throw std::runtime_error("expected one WAL writer in pg_stat_activity, found "
+                             + std::to_string(rows.size()));
+  const int pid = rows[0][0].as<int>();
+  if (::kill(pid, SIGSTOP) != 0)
+    throw std::runtime_error("cannot stop PostgreSQL's WAL writer (pid " + std::to_string(pid)
+                             + ")");
+  server_.frozen_pid_ = pid;
+}
+
+dedicated_server::frozen_wal_writer::~frozen_wal_writer() {
+  if (server_.frozen_pid_ > 0)
+    ::kill(server_.frozen_pid_, SIGCONT);
+  server_.frozen_pid_ = 0;
 }
 
 namespace {
@@ -170,6 +178,7 @@ void dedicated_server::crash() {
   const auto log_before = server_log().size();
   for (int pid : children)
     ::kill(pid, SIGKILL);
+  frozen_pid_ = 0;
   // Back once the postmaster has reset itself and, after its recovery,
   // accepts connections.
   auto deadline = std::chrono::steady_clock::now() + 60s;

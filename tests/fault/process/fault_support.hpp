@@ -46,11 +46,25 @@ public:
   /// Starts it again on the same port (after a crash: with crash recovery).
   void start();
 
-  /// Stops (SIGSTOP) the server's processes that flush the WAL on their own:
-  /// the WAL writer, the background writer and the checkpointer. Afterwards a
-  /// commit made without waiting for the flush stays in the server's memory
-  /// until a backend flushes (a commit that waits for it) or crash() loses it.
-  void freeze_wal_flushers();
+  /// While it lives, the server's WAL writer is stopped (SIGSTOP): the
+  /// process that flushes commits made without waiting for the flush. With
+  /// the background writer's writes and timed checkpoints off
+  /// (bgwriter_lru_maxpages = 0, checkpoint_timeout = 1d: writing a page
+  /// flushes the WAL before it), such a commit then stays in the server's
+  /// memory until a backend flushes (a commit that waits for it) or crash()
+  /// loses it. Its destructor lets the writer go on (SIGCONT) unless crash()
+  /// killed it; declare it after the test's `cluster`, whose teardown (DROP
+  /// DATABASE waits for every server process) would hang on a stopped one.
+  class frozen_wal_writer {
+  public:
+    explicit frozen_wal_writer(dedicated_server& server);
+    ~frozen_wal_writer();
+    frozen_wal_writer(const frozen_wal_writer&) = delete;
+    frozen_wal_writer& operator=(const frozen_wal_writer&) = delete;
+
+  private:
+    dedicated_server& server_;
+  };
 
   /// Crashes the server: SIGKILL to every process of the cluster but the
   /// postmaster at once, frozen ones included. The postmaster handles it as
@@ -69,6 +83,7 @@ private:
   std::string url_;
   int max_connections_ = 0;
   std::optional<std::string> previous_url_;
+  int frozen_pid_ = 0; // the WAL writer while a frozen_wal_writer holds it
 };
 
 /// One HTTP answer; `status` is -1 when the request itself failed.

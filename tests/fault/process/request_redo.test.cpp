@@ -58,6 +58,19 @@ actors::batch_outcome process_requests(const std::string& url) {
 TEST_CASE("a request batch lost in a crash before its WAL flush creates the same task and step "
           "uuids when redone, and the task runs once") {
   dedicated_server server;
+  {
+    // Nothing may flush the WAL behind the test's back once the WAL writer
+    // is frozen: no autovacuum (its commits flush), no background writer
+    // writes and no timed checkpoint (writing a page flushes the WAL first).
+    // Read at the server's start.
+    pqxx::connection admin{server.url()};
+    pqxx::nontransaction tx{admin};
+    tx.exec0("ALTER SYSTEM SET autovacuum = off");
+    tx.exec0("ALTER SYSTEM SET bgwriter_lru_maxpages = 0");
+    tx.exec0("ALTER SYSTEM SET checkpoint_timeout = '1d'");
+  }
+  server.stop();
+  server.start();
   cluster c;
   c.register_template(tools::in_namespace("fault", R"(
 name = "pair"
@@ -70,18 +83,11 @@ name = "second"
 handler = "noop"
 depends_on = ["first"]
 )"));
-  {
-    // Autovacuum's commits would flush the WAL.
-    pqxx::connection admin{server.url()};
-    pqxx::nontransaction tx{admin};
-    tx.exec0("ALTER SYSTEM SET autovacuum = off");
-    tx.exec("SELECT pg_reload_conf()");
-  }
   c.submit("fault", "pair", 1); // the send is flushed: it survives the crash
   const auto url = c.db().url();
 
   // Nothing flushes the WAL now but a commit that waits for it.
-  server.freeze_wal_flushers();
+  dedicated_server::frozen_wal_writer frozen{server};
   auto first = process_requests(url);
   REQUIRE(first.items == 1);
   // Committed and visible, as `taskerctl task submit --wait` or a worker
