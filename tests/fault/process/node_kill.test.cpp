@@ -4,7 +4,9 @@
 #include "tests/integration/harness.hpp"
 
 #include <doctest/doctest.h>
+#include <pqxx/pqxx>
 
+#include <chrono>
 #include <csignal>
 #include <string>
 #include <thread>
@@ -30,13 +32,27 @@ void kill_and_confirm_sweep(cluster& c, child_process& victim, const std::string
   REQUIRE_MESSAGE(poll_until([&] { return c.scalar(claimed_unfinished(id)) >= 5; }, 120s),
                   id << " never held five claims on unfinished tasks:\n" << c.logs());
   // A claim lives from the claimer's commit to the enqueuer's, often a few
-  // milliseconds, so a node is not always holding one. Freeze the victim
-  // until it is caught holding claims on unfinished tasks, then kill it: it
-  // dies holding them, and only the sweep (or their claim timeout) gives them
-  // to its peers.
+  // milliseconds, so a node is not always holding one. Watch the victim's
+  // claims closely (one query after another on a connection of the test's
+  // own), freeze it the moment one shows and keep it frozen once it is caught
+  // holding claims on unfinished tasks, then kill it: it dies holding them,
+  // and only the sweep (or their claim timeout) gives them to its peers.
+  // Freezing it blindly instead, a few times a second, could miss every
+  // claim until the run was over.
+  pqxx::connection watch{c.db().url()};
+  auto claims_now = [&] {
+    pqxx::nontransaction tx{watch};
+    return tx.exec1(claimed_unfinished(id))[0].as<std::int64_t>();
+  };
   std::int64_t stranded = 0;
   const bool caught = poll_until(
       [&] {
+        const auto until = std::chrono::steady_clock::now() + 2s;
+        bool seen = false;
+        while (!seen && std::chrono::steady_clock::now() < until)
+          seen = claims_now() > 0;
+        if (!seen)
+          return false;
         victim.signal(SIGSTOP);
         // Statements it sent before it stopped still finish on the server.
         std::this_thread::sleep_for(300ms);
