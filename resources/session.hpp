@@ -24,8 +24,9 @@ void apply_session_settings(pqxx::connection_base& conn);
 /// Only transactions that redo themselves after a crash use it: those that
 /// consume durable queue messages and write nothing that a redo would write
 /// differently (the request batch derives the uuids it creates from its
-/// requests' queue messages, 0042_redoable_task_creation.sql). Their commit returns without
-/// waiting for the WAL flush (about 0.3 to 0.45 ms on a quiet server).
+/// requests' queue messages, 0042_redoable_task_creation.sql). Their commit
+/// returns without waiting for the WAL flush (about 0.3 to 0.45 ms on a quiet
+/// server).
 /// PostgreSQL writes WAL in order and every flush covers all of it before, so
 /// a crash can only lose such a commit together with everything committed
 /// after it, never one that a later flushed commit depends on; the server
