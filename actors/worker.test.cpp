@@ -498,6 +498,33 @@ TEST_CASE_FIXTURE(worker_fixture, "the claim commits without waiting for the WAL
           .as<std::string>() == "in_progress");
 }
 
+TEST_CASE_FIXTURE(worker_fixture, "the result post commits without waiting for the WAL flush") {
+  // A statement trigger on the results queue records the setting of every
+  // transaction that inserts into it.
+  {
+    pqxx::work tx{conn};
+    tx.exec0("CREATE TABLE post_flush_seen (setting text NOT NULL)");
+    tx.exec0("CREATE FUNCTION record_post_flush() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN"
+             " INSERT INTO post_flush_seen VALUES (current_setting('synchronous_commit'));"
+             " RETURN NULL; END $$");
+    tx.exec0("CREATE TRIGGER record_post_flush AFTER INSERT ON tasker_mq.q_" + results_queue
+             + " FOR EACH STATEMENT EXECUTE FUNCTION record_post_flush()");
+    // A producer's send waits for the flush.
+    queue_client::send(tx, results_queue, nlohmann::json{{"producer", true}});
+    tx.exec0("DELETE FROM tasker_mq.q_" + results_queue);
+    tx.commit();
+  }
+  auto msgs = enqueue_one("noop");
+  send(msgs);
+  start(options());
+  REQUIRE(eventually([&] { return results().size() == 1; }));
+  pqxx::work tx{conn};
+  std::vector<std::string> seen;
+  for (const auto& row : tx.exec("SELECT setting FROM post_flush_seen ORDER BY ctid"))
+    seen.push_back(row[0].as<std::string>());
+  CHECK(seen == std::vector<std::string>{"on", "off"});
+}
+
 TEST_CASE_FIXTURE(worker_fixture, "a message the claim keeps runs and is deleted with its "
                                   "result") {
   // A number of magnitude 1e308 or more that a double still holds is one of

@@ -50,11 +50,11 @@ messaging::worker_info make_worker_info(const std::string& id) {
 // named by any message whose step_uuid is a UUID. The queue is a validated
 // identifier. Rows are addressed by `msg_id = ANY (ARRAY(...))`, an index probe
 // in every plan (see messaging/queue_client.cpp). The claim commits without
-// waiting for the WAL flush (resources::commit_without_flush): lost in a
-// crash, it leaves the steps enqueued and their messages in the queue, to be
-// claimed again, as a worker that dies after a claim leaves them in_progress
-// for the rescue sweep; either way the step runs again. The result post that
-// follows the step flushes the claim with it.
+// waiting for the WAL flush (resources::commit_without_flush, whatever the
+// session's setting): lost in a crash, it leaves the steps enqueued and their
+// messages in the queue, to be claimed again, as a worker that dies after a
+// claim leaves them in_progress for the rescue sweep; either way the step runs
+// again.
 std::string claim_statement_sql(const std::string& queue) {
   const std::string table = "tasker_mq.q_" + queue;
   return "WITH locked AS (SELECT msg_id, message FROM " + table
@@ -115,6 +115,15 @@ step_worker::step_worker(worker_options opts, std::shared_ptr<const handler_regi
   if (!doorbell_)
     throw std::invalid_argument("worker " + info_.id + ": no doorbell for queue " + queue_);
   resources::apply_session_settings(work_);
+  // Every commit of this connection returns without waiting for the WAL
+  // flush: the claim, the result post, the archiving of malformed messages.
+  // Each is redone when a crash loses it: a lost claim leaves its steps
+  // enqueued with their messages in the queue, a lost archive leaves the
+  // messages in the queue, and a lost post leaves its steps in_progress for
+  // the rescue sweep, which gives back the attempt of a step started before
+  // the server's restart (0043_restart_aware_rescue.sql), so the step runs
+  // again as if its worker had never claimed it.
+  work_.set_variable("synchronous_commit", "off");
   claim_statement_ = "tw_claim:" + queue_; // at most 57 bytes: within PostgreSQL's 63
   work_.prepare(claim_statement_, claim_statement_sql(queue_));
 }

@@ -31,8 +31,11 @@ void apply_session_settings(pqxx::connection_base& conn);
 /// a crash can only lose such a commit together with everything committed
 /// after it, never one that a later flushed commit depends on; the server
 /// comes back as at an earlier moment, with the consumed messages in their
-/// queues, and the transaction runs again. What a client sends stays
-/// flushed: a producer's send, a worker's result.
+/// queues, and the transaction runs again. A worker's connection commits
+/// everything that way (a lost result post leaves its step to the rescue
+/// sweep, which gives back the attempt of a step started before the server's
+/// restart: 0043_restart_aware_rescue.sql). What a producer sends stays
+/// flushed.
 inline constexpr std::string_view commit_without_flush =
   "(SELECT set_config('synchronous_commit', 'off', true)) = 'off'";
 

@@ -92,10 +92,15 @@ struct rescued_step {
   std::string task_uuid;                  ///< its task
   step_state from = step_state::enqueued; ///< enqueued or in_progress
   step_state to = step_state::pending;    ///< pending, or error when no attempt is left
+                                          ///< (and it was not cut short by a restart)
 };
 
 /// Rescues up to `limit` steps stranded enqueued or in progress for longer than
-/// their timeout_seconds, in one round trip.
+/// their timeout_seconds, in one round trip. A step in progress since before
+/// the database server's last restart after a crash (tasker_server_restart,
+/// 0043_restart_aware_rescue.sql) goes back to pending with its attempt given
+/// back, whatever attempts it has left: its result may have been lost with
+/// the restart.
 std::vector<rescued_step> rescue_stale_steps(pqxx::transaction_base& tx, std::int32_t limit);
 
 /// A task finalized by finalize_tasks.

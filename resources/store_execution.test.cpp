@@ -4,6 +4,8 @@
 
 #include <doctest/doctest.h>
 
+#include <map>
+
 using namespace tasker;
 using namespace tasker::resources;
 
@@ -96,6 +98,60 @@ TEST_CASE("an in-progress step with no attempts left is rescued to error, not pe
   auto done = finalize_tasks(tx, 10);
   REQUIRE(done.size() == 1);
   CHECK(done[0].to == task_state::error);
+}
+
+TEST_CASE("a step in progress since before the database restarted is rescued to pending with "
+          "its attempt given back, even with no attempts left") {
+  testing::scratch_db db;
+  auto conn = db.connect();
+  pqxx::work tx{conn};
+  auto task = test::make_task(tx, test::flat_template("one", 2, 1));
+  auto ids = test::step_ids(tx, task);
+  auto cut = ids["s0"];
+  auto later = ids["s1"];
+  test::drive(tx, {cut, later}, {step_state::enqueued, step_state::in_progress});
+  auto restarted = [&] {
+    return tx.exec1("SELECT tasker_server_restarted_at()::text")[0].as<std::string>();
+  };
+  auto attempts = [&](const std::string& step) {
+    return tx.exec_params1("SELECT attempts FROM workflow_steps WHERE workflow_step_uuid = $1",
+                           step)[0]
+        .as<int>();
+  };
+  // No restart since the schema was made.
+  CHECK(restarted() == "-infinity");
+  // A crash empties the unlogged table; the sweep after it notes the moment.
+  tx.exec0("DELETE FROM tasker_server_restart");
+  tx.exec0("UPDATE workflow_steps SET updated_at = now() - interval '1 day',"
+           " last_attempted_at = now() - interval '1 day'");
+  tx.exec_params0("UPDATE workflow_steps SET last_attempted_at = now() + interval '1 second'"
+                  " WHERE workflow_step_uuid = $1",
+                  later);
+  CHECK(attempts(cut) == 1);
+  auto rescued = rescue_stale_steps(tx, 10);
+  REQUIRE(rescued.size() == 2);
+  std::map<std::string, step_state> to;
+  for (const auto& r : rescued) {
+    CHECK(r.from == step_state::in_progress);
+    to[r.step_uuid] = r.to;
+  }
+  // Started before the restart: its result may have been lost with it.
+  CHECK(to[cut] == step_state::pending);
+  CHECK(attempts(cut) == 0);
+  CHECK(tx.exec_params1("SELECT metadata->>'attempt_given_back' FROM workflow_step_transitions"
+                        " WHERE workflow_step_uuid = $1 AND most_recent",
+                        cut)[0]
+          .as<std::string>() == "true");
+  // Started after it: a failed attempt, its last.
+  CHECK(to[later] == step_state::error);
+  CHECK(attempts(later) == 1);
+  // The moment stays until the next crash empties the table again.
+  const auto noted = restarted();
+  CHECK(noted != "-infinity");
+  CHECK(tx.exec1("SELECT tasker_server_restarted_at() = now()")[0].as<bool>());
+  CHECK(restarted() == noted);
+  CHECK(tx.exec1("SELECT relpersistence FROM pg_class WHERE relname = 'tasker_server_restart'")[0]
+          .as<std::string>() == "u");
 }
 
 TEST_CASE("a dispatch sends the ready steps, enqueues them, settles attention and finalizes") {

@@ -2,6 +2,9 @@
 
 #include "tests/integration/harness.hpp"
 
+#include "actors/processors/processors.hpp"
+#include "config/tasker_config.hpp"
+
 #include <doctest/doctest.h>
 #include <httplib.h>
 #include <pqxx/pqxx>
@@ -117,6 +120,26 @@ void dedicated_server::start() {
   if (again != url_)
     throw std::runtime_error("the restarted PostgreSQL cluster moved from " + url_ + " to "
                              + again + " (its port was taken meanwhile)");
+}
+
+std::size_t run_request_batch(const std::string& database_url, const std::string& node_id) {
+  pqxx::connection conn{database_url};
+  config::tasker_config cfg;
+  return actors::make_processor(config::executor_type::task_request_processor, cfg, node_id)
+    ->process_batch(conn, 10)
+    .items;
+}
+
+void dedicated_server::quiet_background_flushes() {
+  {
+    pqxx::connection admin{url_};
+    pqxx::nontransaction tx{admin};
+    tx.exec0("ALTER SYSTEM SET autovacuum = off");
+    tx.exec0("ALTER SYSTEM SET bgwriter_lru_maxpages = 0");
+    tx.exec0("ALTER SYSTEM SET checkpoint_timeout = '1d'");
+  }
+  stop();
+  start();
 }
 
 dedicated_server::frozen_wal_writer::frozen_wal_writer(dedicated_server& server)

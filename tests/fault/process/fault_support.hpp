@@ -46,6 +46,12 @@ public:
   /// Starts it again on the same port (after a crash: with crash recovery).
   void start();
 
+  /// Turns off what would flush the WAL behind a test's back while the WAL
+  /// writer is frozen: autovacuum (its commits flush), the background
+  /// writer's writes and timed checkpoints (writing a page flushes the WAL
+  /// before it); restarts the server, which reads them at its start.
+  void quiet_background_flushes();
+
   /// While it lives, the server's WAL writer is stopped (SIGSTOP): the
   /// process that flushes commits made without waiting for the flush. With
   /// the background writer's writes and timed checkpoints off
@@ -85,6 +91,10 @@ private:
   std::optional<std::string> previous_url_;
   int frozen_pid_ = 0; // the WAL writer while a frozen_wal_writer holds it
 };
+
+/// Runs one batch of the task request processor in this process, as node
+/// `node_id` runs it (up to 10 requests); returns how many it processed.
+std::size_t run_request_batch(const std::string& database_url, const std::string& node_id);
 
 /// One HTTP answer; `status` is -1 when the request itself failed.
 struct http_answer {

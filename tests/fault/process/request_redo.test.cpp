@@ -5,8 +5,6 @@
 #include "tests/fault/process/fault_support.hpp"
 #include "tests/integration/harness.hpp"
 
-#include "actors/processors/processors.hpp"
-#include "config/tasker_config.hpp"
 #include "tools/common/noop_templates.hpp"
 
 #include <doctest/doctest.h>
@@ -45,32 +43,14 @@ visible_task look(const std::string& url) {
   return out;
 }
 
-// One batch of the request processor, in this process, as a node runs it.
-actors::batch_outcome process_requests(const std::string& url) {
-  pqxx::connection conn{url};
-  config::tasker_config cfg;
-  return actors::make_processor(config::executor_type::task_request_processor, cfg, "redo-node")
-    ->process_batch(conn, 10);
-}
-
 } // namespace
 
 TEST_CASE("a request batch lost in a crash before its WAL flush creates the same task and step "
           "uuids when redone, and the task runs once") {
   dedicated_server server;
-  {
-    // Nothing may flush the WAL behind the test's back once the WAL writer
-    // is frozen: no autovacuum (its commits flush), no background writer
-    // writes and no timed checkpoint (writing a page flushes the WAL first).
-    // Read at the server's start.
-    pqxx::connection admin{server.url()};
-    pqxx::nontransaction tx{admin};
-    tx.exec0("ALTER SYSTEM SET autovacuum = off");
-    tx.exec0("ALTER SYSTEM SET bgwriter_lru_maxpages = 0");
-    tx.exec0("ALTER SYSTEM SET checkpoint_timeout = '1d'");
-  }
-  server.stop();
-  server.start();
+  // Nothing may flush the WAL behind the test's back once the WAL writer is
+  // frozen.
+  server.quiet_background_flushes();
   cluster c;
   c.register_template(tools::in_namespace("fault", R"(
 name = "pair"
@@ -88,8 +68,7 @@ depends_on = ["first"]
 
   // Nothing flushes the WAL now but a commit that waits for it.
   dedicated_server::frozen_wal_writer frozen{server};
-  auto first = process_requests(url);
-  REQUIRE(first.items == 1);
+  REQUIRE(run_request_batch(url, "redo-node") == 1);
   // Committed and visible, as `taskerctl task submit --wait` or a worker
   // taking the first step would see it.
   auto seen = look(url);
@@ -105,8 +84,7 @@ depends_on = ["first"]
   }
 
   // Redone: the same task, steps and first step message.
-  auto again = process_requests(url);
-  REQUIRE(again.items == 1);
+  REQUIRE(run_request_batch(url, "redo-node") == 1);
   auto redone = look(url);
   CHECK(redone.task_uuid == seen.task_uuid);
   CHECK(redone.step_uuids == seen.step_uuids);
