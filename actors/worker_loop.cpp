@@ -115,15 +115,26 @@ step_worker::step_worker(worker_options opts, std::shared_ptr<const handler_regi
   if (!doorbell_)
     throw std::invalid_argument("worker " + info_.id + ": no doorbell for queue " + queue_);
   resources::apply_session_settings(work_);
-  // Every commit of this connection returns without waiting for the WAL
-  // flush: the claim, the result post, the archiving of malformed messages.
+  // The claim and the result post return without waiting for the WAL flush.
   // Each is redone when a crash loses it: a lost claim leaves its steps
-  // enqueued with their messages in the queue, a lost archive leaves the
-  // messages in the queue, and a lost post leaves its steps in_progress for
-  // the rescue sweep, which gives back the attempt of a step started before
-  // the server's restart (0043_restart_aware_rescue.sql), so the step runs
-  // again as if its worker had never claimed it.
+  // enqueued with their messages in the queue, and a lost post leaves its
+  // steps in_progress for the rescue sweep, which gives back the attempt of
+  // a step started before the server's restart (0043_restart_aware_rescue.sql),
+  // so the step runs again as if its worker had never claimed it.
   work_.set_variable("synchronous_commit", "off");
+  // The moment of the server's last crash recovery is noted (when not yet)
+  // before this connection claims anything, so every step it starts counts
+  // as started after it. A connection broken by a crash fails the batch that
+  // uses it, and the actor that dies of it is replaced by one that connects
+  // anew, through this constructor.
+  try {
+    pqxx::nontransaction tx{work_};
+    tx.exec1("SELECT tasker_server_restarted_at()");
+  } catch (const pqxx::undefined_function&) {
+    throw std::runtime_error("worker " + info_.id + ": the database schema is older than this "
+                             "worker (no tasker_server_restarted_at(), migration "
+                             "0043_restart_aware_rescue.sql): run `tasker-node migrate`");
+  }
   claim_statement_ = "tw_claim:" + queue_; // at most 57 bytes: within PostgreSQL's 63
   work_.prepare(claim_statement_, claim_statement_sql(queue_));
 }
@@ -277,6 +288,10 @@ std::vector<step_worker::claimed_step> step_worker::claim_batch() {
   }
   if (!invalid.empty() || !invalid_taken.empty() || !duplicates.empty()) {
     pqxx::work tx{work_};
+    // Archived copies of consumed messages exist nowhere else: this commit
+    // waits for the flush.
+    if (!invalid_taken.empty())
+      tx.exec0("SET LOCAL synchronous_commit = on");
     for (const auto* list : {&invalid, &invalid_taken})
       for (const auto& e : *list)
         spdlog::warn("worker {}: archiving {}", info_.id, e.reason);

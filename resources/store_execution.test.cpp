@@ -100,58 +100,87 @@ TEST_CASE("an in-progress step with no attempts left is rescued to error, not pe
   CHECK(done[0].to == task_state::error);
 }
 
-TEST_CASE("a step in progress since before the database restarted is rescued to pending with "
-          "its attempt given back, even with no attempts left") {
+TEST_CASE("a step in progress since before the database server restarted is rescued to "
+          "pending with its attempt given back once, even with no attempts left") {
   testing::scratch_db db;
   auto conn = db.connect();
-  pqxx::work tx{conn};
-  auto task = test::make_task(tx, test::flat_template("one", 2, 1));
-  auto ids = test::step_ids(tx, task);
-  auto cut = ids["s0"];
-  auto later = ids["s1"];
-  test::drive(tx, {cut, later}, {step_state::enqueued, step_state::in_progress});
-  auto restarted = [&] {
+  auto restarted = [](pqxx::transaction_base& tx) {
     return tx.exec1("SELECT tasker_server_restarted_at()::text")[0].as<std::string>();
   };
-  auto attempts = [&](const std::string& step) {
+  auto attempts = [](pqxx::transaction_base& tx, const std::string& step) {
     return tx.exec_params1("SELECT attempts FROM workflow_steps WHERE workflow_step_uuid = $1",
                            step)[0]
         .as<int>();
   };
-  // No restart since the schema was made.
-  CHECK(restarted() == "-infinity");
-  // A crash empties the unlogged table; the sweep after it notes the moment.
-  tx.exec0("DELETE FROM tasker_server_restart");
-  tx.exec0("UPDATE workflow_steps SET updated_at = now() - interval '1 day',"
-           " last_attempted_at = now() - interval '1 day'");
-  tx.exec_params0("UPDATE workflow_steps SET last_attempted_at = now() + interval '1 second'"
-                  " WHERE workflow_step_uuid = $1",
-                  later);
-  CHECK(attempts(cut) == 1);
-  auto rescued = rescue_stale_steps(tx, 10);
-  REQUIRE(rescued.size() == 2);
-  std::map<std::string, step_state> to;
-  for (const auto& r : rescued) {
-    CHECK(r.from == step_state::in_progress);
-    to[r.step_uuid] = r.to;
+  // Stale since long ago, started at `started` (an SQL expression).
+  auto started_at = [](pqxx::transaction_base& tx, const std::string& step,
+                       const std::string& started) {
+    tx.exec_params0("UPDATE workflow_steps SET updated_at = now() - interval '1 day',"
+                    " last_attempted_at = " + started + " WHERE workflow_step_uuid = $1",
+                    step);
+  };
+  auto rescue = [](pqxx::transaction_base& tx) {
+    std::map<std::string, step_state> to;
+    for (const auto& r : rescue_stale_steps(tx, 10)) {
+      CHECK(r.from == step_state::in_progress);
+      to[r.step_uuid] = r.to;
+    }
+    return to;
+  };
+  std::string cut;
+  std::string noted;
+  {
+    pqxx::work tx{conn};
+    auto task = test::make_task(tx, test::flat_template("one", 3, 1));
+    auto ids = test::step_ids(tx, task);
+    cut = ids["s0"];
+    test::drive(tx, {ids["s0"], ids["s1"], ids["s2"]},
+                {step_state::enqueued, step_state::in_progress});
+    // No crash since the schema was made.
+    CHECK(restarted(tx) == "-infinity");
+    // A crash empties the unlogged table; the sweep after it notes the
+    // moment (now). Started after the server's start but before that moment:
+    // cut short.
+    tx.exec0("DELETE FROM tasker_server_restart");
+    started_at(tx, cut, "now() - (now() - pg_postmaster_start_time()) / 2");
+    // Started before the server's start: cut short too, whatever the table says.
+    started_at(tx, ids["s1"], "pg_postmaster_start_time() - interval '1 second'");
+    // Started after the moment: a failed attempt, its last.
+    started_at(tx, ids["s2"], "now() + interval '1 second'");
+    auto to = rescue(tx);
+    REQUIRE(to.size() == 3);
+    CHECK(to[cut] == step_state::pending);
+    CHECK(attempts(tx, cut) == 0);
+    CHECK(to[ids["s1"]] == step_state::pending);
+    CHECK(attempts(tx, ids["s1"]) == 0);
+    CHECK(to[ids["s2"]] == step_state::error);
+    CHECK(attempts(tx, ids["s2"]) == 1);
+    auto meta = tx.exec_params1("SELECT metadata FROM workflow_step_transitions"
+                                " WHERE workflow_step_uuid = $1 AND most_recent",
+                                cut)[0]
+                  .as<std::string>();
+    auto m = nlohmann::json::parse(meta);
+    CHECK(m["event"] == "rescued");
+    CHECK(m["attempt_given_back"] == true);
+    CHECK(m["attempt"] == 1);
+    noted = restarted(tx);
+    CHECK(noted != "-infinity");
+    CHECK(tx.exec1("SELECT tasker_server_restarted_at() = now()")[0].as<bool>());
+    CHECK(tx.exec1("SELECT relpersistence FROM pg_class WHERE relname = 'tasker_server_restart'")[0]
+            .as<std::string>() == "u");
+    tx.commit();
   }
-  // Started before the restart: its result may have been lost with it.
-  CHECK(to[cut] == step_state::pending);
-  CHECK(attempts(cut) == 0);
-  CHECK(tx.exec_params1("SELECT metadata->>'attempt_given_back' FROM workflow_step_transitions"
-                        " WHERE workflow_step_uuid = $1 AND most_recent",
-                        cut)[0]
-          .as<std::string>() == "true");
-  // Started after it: a failed attempt, its last.
-  CHECK(to[later] == step_state::error);
-  CHECK(attempts(later) == 1);
+  pqxx::work tx{conn};
   // The moment stays until the next crash empties the table again.
-  const auto noted = restarted();
-  CHECK(noted != "-infinity");
-  CHECK(tx.exec1("SELECT tasker_server_restarted_at() = now()")[0].as<bool>());
-  CHECK(restarted() == noted);
-  CHECK(tx.exec1("SELECT relpersistence FROM pg_class WHERE relname = 'tasker_server_restart'")[0]
-          .as<std::string>() == "u");
+  CHECK(restarted(tx) == noted);
+  // An attempt is given back once: the same attempt cut short again counts.
+  test::drive(tx, {cut}, {step_state::enqueued, step_state::in_progress});
+  CHECK(attempts(tx, cut) == 1);
+  started_at(tx, cut, "pg_postmaster_start_time() - interval '1 second'");
+  auto to = rescue(tx);
+  REQUIRE(to.size() == 1);
+  CHECK(to[cut] == step_state::error);
+  CHECK(attempts(tx, cut) == 1);
 }
 
 TEST_CASE("a dispatch sends the ready steps, enqueues them, settles attention and finalizes") {

@@ -138,3 +138,19 @@ TEST_CASE("malformed task requests land in the archive, each with a reason") {
   CHECK(names_template);
   CHECK(c.scalar("SELECT count(*) FROM tasks") == 1);
 }
+
+TEST_CASE("a worker refuses a database whose schema is older than it, naming the fix") {
+  cluster c;
+  c.register_template(single);
+  {
+    auto conn = c.db().connect();
+    pqxx::work tx{conn};
+    tx.exec0("DELETE FROM tasker_schema_migrations"
+             " WHERE version = '0043_restart_aware_rescue.sql'");
+    tx.commit();
+  }
+  auto& worker = c.start_worker("it");
+  CHECK(worker.wait(60s) == 2);
+  CHECK(worker.output().find("the database schema is not current: run `tasker-node migrate`")
+        != std::string::npos);
+}

@@ -4,9 +4,11 @@
 #include "actors/worker.hpp"
 #include "config/cli_options.hpp"
 #include "messaging/messages.hpp"
+#include "resources/migrate.hpp"
 #include "tools/tasker-node/commands.hpp"
 
 #include <caf/all.hpp>
+#include <pqxx/pqxx>
 #include <spdlog/spdlog.h>
 
 #include <csignal>
@@ -49,6 +51,17 @@ int run_worker(const worker_flags& flags, const config::cli_config_options& cfg_
     std::cerr << "tasker-node worker: no database: pass --database-url or set "
                  "TASKER_DATABASE_URL\n";
     return 2;
+  }
+  try {
+    pqxx::connection conn{opts.database_url};
+    if (!resources::is_migrated(conn)) {
+      std::cerr << "tasker-node worker: the database schema is not current: run `tasker-node "
+                   "migrate`\n";
+      return 2;
+    }
+  } catch (const pqxx::broken_connection& e) {
+    // Not reachable yet: the worker actors connect (and check) on their own.
+    spdlog::warn("worker: cannot reach the database yet ({}); retrying", e.what());
   }
   auto handlers = actors::make_builtin_registry(
     {flags.allowed_http_hosts, static_cast<std::size_t>(cfg.queues.max_message_bytes)});

@@ -1,6 +1,6 @@
 -- The rescue sweep gives back the attempt of a step that was in progress
--- when the database restarted after a crash, so a worker's result post may
--- commit without waiting for the WAL flush.
+-- when the database server restarted, so a worker's result post may commit
+-- without waiting for the WAL flush.
 --
 -- A worker's claim starts a step (in_progress, its attempt counted) and the
 -- result post that follows sends the result. A post committed without the
@@ -9,22 +9,27 @@
 -- step stays in_progress with no result coming, and the sweep rescues it
 -- once its timeout has passed, as it rescues the step of a worker that died.
 -- That counted as a failed attempt, so a step on its last attempt whose
--- handler had succeeded went to error. The same happened to a post in flight
--- when the server crashed, flushed or not.
+-- handler had succeeded went to error. The same happened to a post that
+-- failed because the server went down under it, whatever its flush setting.
 --
--- The sweep now tells the two apart. A crash (or an immediate shutdown, or a
--- standby's promotion) empties every unlogged table; tasker_server_restart
--- holds one row, written when it is found empty: the moment the first sweep
--- after the restart ran. A step rescued from in_progress that was started
--- before that moment was interrupted by the restart, not failed by its
+-- The sweep now tells them apart. A step rescued from in_progress that was
+-- started (last_attempted_at) before the server's last start or its last
+-- recovery from a crash was cut short by the server, not failed by its
 -- worker: it goes back to pending with its attempt given back (attempts - 1),
--- whatever attempts it has left, and its history says so. A step started
--- after it is rescued as before. The row written by this migration holds
--- -infinity: no restart since.
+-- whatever attempts it has left and whether or not it is retryable, and its
+-- history says so (attempt_given_back, with the attempt). An attempt is given
+-- back once: the same attempt cut short again counts as failed, so a step
+-- whose runs keep coinciding with crashes still ends. A step started after
+-- the restart is rescued as before.
 --
--- A step started between the server's restart and the first sweep after it
--- (each claimer sweeps every 5 s) counts as started before the restart: if it
--- is rescued, its attempt is given back too.
+-- The server's start is pg_postmaster_start_time(). A crash (or an immediate
+-- shutdown, or a standby's promotion) does not restart the postmaster but
+-- empties every unlogged table: tasker_server_restart holds one row, written
+-- when found empty by the sweep or by a worker connecting (before its first
+-- claim), so the row's time is before every step started after the
+-- recovery. A step started between the recovery and the first of those
+-- counts as started before it. The row written by this migration holds
+-- -infinity: no recovery since.
 
 CREATE UNLOGGED TABLE tasker_server_restart (
   singleton boolean PRIMARY KEY DEFAULT true CHECK (singleton),
@@ -32,8 +37,8 @@ CREATE UNLOGGED TABLE tasker_server_restart (
 );
 INSERT INTO tasker_server_restart (restarted_at) VALUES ('-infinity');
 
--- When the server last restarted after a crash, as far as the sweep can
--- tell: the row's time, written now when the table is empty.
+-- When the server last recovered from a crash, as far as Tasker can tell:
+-- the row's time, written now when the table is empty.
 CREATE FUNCTION tasker_server_restarted_at() RETURNS timestamptz
 LANGUAGE plpgsql AS $$
 DECLARE
@@ -54,31 +59,46 @@ RETURNS TABLE (workflow_step_uuid uuid, task_uuid uuid, from_state text, to_stat
 LANGUAGE plpgsql AS $$
 #variable_conflict use_column
 DECLARE
-  restarted timestamptz := tasker_server_restarted_at();
+  restarted timestamptz := greatest(coalesce(tasker_server_restarted_at(), '-infinity'),
+                                    pg_postmaster_start_time());
   lost uuid[];
   died uuid[];
   exhausted uuid[];
   interrupted uuid[];
+  interrupted_meta jsonb[];
 BEGIN
   WITH stale AS (
-    SELECT s.workflow_step_uuid AS id, s.current_state AS cur,
+    SELECT s.workflow_step_uuid AS id, s.current_state AS cur, s.attempts,
            s.attempts >= s.retry_limit OR NOT s.retryable AS spent,
            s.current_state = 'in_progress'
-             AND s.last_attempted_at < restarted AS cut_short
+             AND coalesce(s.last_attempted_at < restarted, false) AS before_restart
     FROM workflow_steps s
     WHERE s.in_process
       AND s.updated_at + make_interval(secs => s.timeout_seconds) < now()
     ORDER BY s.updated_at
     LIMIT greatest(p_limit, 0)
     FOR UPDATE SKIP LOCKED
+  ), judged AS (
+    SELECT st.*,
+           st.before_restart AND NOT EXISTS (
+             SELECT 1 FROM workflow_step_transitions h
+             WHERE h.workflow_step_uuid = st.id
+               AND h.metadata->>'attempt_given_back' = 'true'
+               AND h.metadata->>'attempt' = st.attempts::text) AS cut_short
+    FROM stale st
   )
   SELECT coalesce(array_agg(id) FILTER (WHERE cur = 'enqueued'), '{}'),
          coalesce(array_agg(id) FILTER (WHERE cur = 'in_progress' AND NOT cut_short
                                           AND NOT spent), '{}'),
          coalesce(array_agg(id) FILTER (WHERE cur = 'in_progress' AND NOT cut_short
                                           AND spent), '{}'),
-         coalesce(array_agg(id) FILTER (WHERE cut_short), '{}')
-    INTO lost, died, exhausted, interrupted FROM stale;
+         coalesce(array_agg(id) FILTER (WHERE cut_short), '{}'),
+         coalesce(array_agg(jsonb_build_object(
+           'event', 'rescued', 'attempt_given_back', true, 'attempt', attempts,
+           'reason', 'in progress when the database server restarted: its result may have '
+                     'been lost with the restart; the attempt is not counted'))
+           FILTER (WHERE cut_short), '{}')
+    INTO lost, died, exhausted, interrupted, interrupted_meta FROM judged;
 
   RETURN QUERY SELECT r.workflow_step_uuid, s.task_uuid, r.from_state, r.to_state
     FROM tasker_transition_steps(lost, 'pending', jsonb_build_object('event', 'rescued',
@@ -97,10 +117,7 @@ BEGIN
     WHERE cardinality(exhausted) > 0;
   IF cardinality(interrupted) > 0 THEN
     RETURN QUERY SELECT r.workflow_step_uuid, s.task_uuid, r.from_state, r.to_state
-      FROM tasker_transition_steps(interrupted, 'pending', jsonb_build_object(
-             'event', 'rescued', 'attempt_given_back', true,
-             'reason', 'in progress when the database restarted after a crash: its result may '
-                       'have been lost with the restart; the attempt is not counted')) r
+      FROM tasker_transition_steps_each(interrupted, 'pending', interrupted_meta) r
       JOIN workflow_steps s ON s.workflow_step_uuid = r.workflow_step_uuid;
     UPDATE workflow_steps s SET attempts = greatest(s.attempts - 1, 0)
      WHERE s.workflow_step_uuid = ANY (interrupted);

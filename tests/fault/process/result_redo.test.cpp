@@ -35,7 +35,7 @@ version = "1.0.0"
 name = "only"
 handler = "noop"
 retry_limit = 1
-timeout_seconds = 1
+timeout_seconds = 5
 )"));
   c.submit("fault", "last", 1);
   const auto url = c.db().url();
