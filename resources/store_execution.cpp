@@ -129,8 +129,8 @@ std::string_view to_string(result_outcome outcome) noexcept {
 std::vector<rescued_step> rescue_stale_steps(pqxx::transaction_base& tx, std::int32_t limit) {
   auto rows = detail::translating([&] {
     return detail::exec_prepared_once(tx, "tx_rescue",
-                                      "SELECT workflow_step_uuid, task_uuid, from_state, to_state"
-                                      " FROM tasker_rescue_stale_steps($1)",
+                                      "SELECT workflow_step_uuid, task_uuid, from_state, to_state,"
+                                      " attempt_given_back FROM tasker_rescue_stale_steps($1)",
                                       limit);
   });
   std::vector<rescued_step> out;
@@ -138,7 +138,7 @@ std::vector<rescued_step> rescue_stale_steps(pqxx::transaction_base& tx, std::in
   for (const auto& row : rows)
     out.push_back({row[0].as<std::string>(), row[1].as<std::string>(),
                    parse_step_state(row[2].as<std::string>()),
-                   parse_step_state(row[3].as<std::string>())});
+                   parse_step_state(row[3].as<std::string>()), row[4].as<bool>()});
   return out;
 }
 

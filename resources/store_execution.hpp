@@ -93,6 +93,7 @@ struct rescued_step {
   step_state from = step_state::enqueued; ///< enqueued or in_progress
   step_state to = step_state::pending;    ///< pending, or error when no attempt is left
                                           ///< (and it was not cut short by a restart)
+  bool attempt_given_back = false;        ///< cut short by a restart: attempt not counted
 };
 
 /// Rescues up to `limit` steps stranded enqueued or in progress for longer than

@@ -120,12 +120,12 @@ TEST_CASE("a step in progress since before the database server restarted is resc
                     step);
   };
   auto rescue = [](pqxx::transaction_base& tx) {
-    std::map<std::string, step_state> to;
+    std::map<std::string, rescued_step> by_step;
     for (const auto& r : rescue_stale_steps(tx, 10)) {
       CHECK(r.from == step_state::in_progress);
-      to[r.step_uuid] = r.to;
+      by_step[r.step_uuid] = r;
     }
-    return to;
+    return by_step;
   };
   std::string cut;
   std::string noted;
@@ -147,13 +147,16 @@ TEST_CASE("a step in progress since before the database server restarted is resc
     started_at(tx, ids["s1"], "pg_postmaster_start_time() - interval '1 second'");
     // Started after the moment: a failed attempt, its last.
     started_at(tx, ids["s2"], "now() + interval '1 second'");
-    auto to = rescue(tx);
-    REQUIRE(to.size() == 3);
-    CHECK(to[cut] == step_state::pending);
+    auto rescued = rescue(tx);
+    REQUIRE(rescued.size() == 3);
+    CHECK(rescued[cut].to == step_state::pending);
+    CHECK(rescued[cut].attempt_given_back);
     CHECK(attempts(tx, cut) == 0);
-    CHECK(to[ids["s1"]] == step_state::pending);
+    CHECK(rescued[ids["s1"]].to == step_state::pending);
+    CHECK(rescued[ids["s1"]].attempt_given_back);
     CHECK(attempts(tx, ids["s1"]) == 0);
-    CHECK(to[ids["s2"]] == step_state::error);
+    CHECK(rescued[ids["s2"]].to == step_state::error);
+    CHECK_FALSE(rescued[ids["s2"]].attempt_given_back);
     CHECK(attempts(tx, ids["s2"]) == 1);
     auto meta = tx.exec_params1("SELECT metadata FROM workflow_step_transitions"
                                 " WHERE workflow_step_uuid = $1 AND most_recent",
@@ -177,9 +180,10 @@ TEST_CASE("a step in progress since before the database server restarted is resc
   test::drive(tx, {cut}, {step_state::enqueued, step_state::in_progress});
   CHECK(attempts(tx, cut) == 1);
   started_at(tx, cut, "pg_postmaster_start_time() - interval '1 second'");
-  auto to = rescue(tx);
-  REQUIRE(to.size() == 1);
-  CHECK(to[cut] == step_state::error);
+  auto rescued = rescue(tx);
+  REQUIRE(rescued.size() == 1);
+  CHECK(rescued[cut].to == step_state::error);
+  CHECK_FALSE(rescued[cut].attempt_given_back);
   CHECK(attempts(tx, cut) == 1);
 }
 

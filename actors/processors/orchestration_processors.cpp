@@ -40,10 +40,31 @@ batch_outcome task_claimer::process_batch(pqxx::connection& conn, std::size_t ma
     // Its own transaction: a sweep that fails must not cost the claims, and
     // rescued steps become claimable in the claim below.
     pqxx::work tx{conn};
-    rescued = resources::rescue_stale_steps(tx, limit).size();
+    const auto steps = resources::rescue_stale_steps(tx, limit);
     tx.commit();
     last_rescue_ = now;
+    rescued = steps.size();
     rescued_ += rescued;
+    if (!steps.empty()) {
+      std::size_t lost = 0, retried = 0, failed = 0, given_back = 0;
+      for (const auto& s : steps) {
+        if (s.attempt_given_back)
+          ++given_back;
+        else if (s.from == resources::step_state::enqueued)
+          ++lost;
+        else if (s.to == resources::step_state::error)
+          ++failed;
+        else
+          ++retried;
+      }
+      given_back_ += given_back;
+      spdlog::warn("node {}: rescue sweep: {} step(s) past their timeout: {} enqueued (message "
+                   "lost or never taken) and {} in progress (worker died or timed out) back to "
+                   "pending, {} in progress with no attempts left to error, {} in progress since "
+                   "before a restart of the database server back to pending with the attempt "
+                   "given back",
+                   node_id_, steps.size(), lost, retried, failed, given_back);
+    }
   }
   pqxx::work tx{conn};
   auto claimed =

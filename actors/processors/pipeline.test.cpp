@@ -341,6 +341,7 @@ TEST_CASE("a step stranded past its timeout is rescued to pending and enqueued a
   actors::task_claimer later{p.cfg, p.node};
   later.process_batch(p.conn, 10);
   CHECK(later.rescued() == 1);
+  CHECK(later.attempts_given_back() == 0);
   p.run(executor_type::step_enqueuer);
   auto retry = p.take_steps();
   REQUIRE(retry.size() == 1);
@@ -355,6 +356,35 @@ TEST_CASE("a step stranded past its timeout is rescued to pending and enqueued a
   proc.process_batch(p.conn, 10);
   CHECK(proc.applied() == 1);
   CHECK(p.step_states()["a"] == "complete");
+}
+
+TEST_CASE("a step in progress across a restart of the database server is rescued with its "
+          "attempt given back, and runs again under the same attempt") {
+  pipeline p;
+  p.register_toml(diamond_toml());
+  create_task(p, "diamond");
+  p.claim_and_enqueue();
+  auto taken = p.take_steps();
+  REQUIRE(taken.size() == 1);
+  {
+    // Started, then the server restarted before its result came.
+    pqxx::work tx{p.conn};
+    resources::transition_steps(tx, {taken[0].step_uuid}, resources::step_state::in_progress);
+    tx.exec0("UPDATE workflow_steps SET updated_at = now() - interval '1 hour',"
+             " last_attempted_at = pg_postmaster_start_time() - interval '1 second'"
+             " WHERE current_state = 'in_progress'");
+    tx.commit();
+  }
+  actors::task_claimer claimer{p.cfg, p.node};
+  claimer.process_batch(p.conn, 10);
+  CHECK(claimer.rescued() == 1);
+  CHECK(claimer.attempts_given_back() == 1);
+  CHECK(p.step_states()["a"] == "pending");
+  p.run(executor_type::step_enqueuer);
+  auto again = p.take_steps();
+  REQUIRE(again.size() == 1);
+  CHECK(again[0].step_uuid == taken[0].step_uuid);
+  CHECK(again[0].attempt == taken[0].attempt);
 }
 
 TEST_CASE("two enqueuers on two connections never send the same step twice") {

@@ -67,6 +67,9 @@ public:
 
   /// Steps rescued since construction.
   std::uint64_t rescued() const { return rescued_; }
+  /// Of those, steps whose attempt was given back (in progress across a
+  /// restart of the database server).
+  std::uint64_t attempts_given_back() const { return given_back_; }
 
 private:
   std::string node_id_;
@@ -76,6 +79,7 @@ private:
   // Empty until the first batch, so a fresh claimer sweeps at once.
   std::optional<std::chrono::steady_clock::time_point> last_rescue_;
   std::uint64_t rescued_ = 0;
+  std::uint64_t given_back_ = 0;
 };
 
 /// Sends the ready steps of this node's claimed tasks to their namespace

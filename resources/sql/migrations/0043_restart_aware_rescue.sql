@@ -54,8 +54,12 @@ BEGIN
 END
 $$;
 
-CREATE OR REPLACE FUNCTION tasker_rescue_stale_steps(p_limit integer)
-RETURNS TABLE (workflow_step_uuid uuid, task_uuid uuid, from_state text, to_state text)
+-- One more column: whether the step's attempt was given back. A caller that
+-- names the first four columns (a node of the previous release) works on.
+DROP FUNCTION tasker_rescue_stale_steps(integer);
+CREATE FUNCTION tasker_rescue_stale_steps(p_limit integer)
+RETURNS TABLE (workflow_step_uuid uuid, task_uuid uuid, from_state text, to_state text,
+               attempt_given_back boolean)
 LANGUAGE plpgsql AS $$
 #variable_conflict use_column
 DECLARE
@@ -100,23 +104,23 @@ BEGIN
            FILTER (WHERE cut_short), '{}')
     INTO lost, died, exhausted, interrupted, interrupted_meta FROM judged;
 
-  RETURN QUERY SELECT r.workflow_step_uuid, s.task_uuid, r.from_state, r.to_state
+  RETURN QUERY SELECT r.workflow_step_uuid, s.task_uuid, r.from_state, r.to_state, false
     FROM tasker_transition_steps(lost, 'pending', jsonb_build_object('event', 'rescued',
            'reason', 'enqueued longer than its timeout: step message lost or never taken')) r
     JOIN workflow_steps s ON s.workflow_step_uuid = r.workflow_step_uuid
     WHERE cardinality(lost) > 0;
-  RETURN QUERY SELECT r.workflow_step_uuid, s.task_uuid, r.from_state, r.to_state
+  RETURN QUERY SELECT r.workflow_step_uuid, s.task_uuid, r.from_state, r.to_state, false
     FROM tasker_transition_steps(died, 'pending', jsonb_build_object('event', 'rescued',
            'reason', 'in progress longer than its timeout: worker died or timed out')) r
     JOIN workflow_steps s ON s.workflow_step_uuid = r.workflow_step_uuid
     WHERE cardinality(died) > 0;
-  RETURN QUERY SELECT r.workflow_step_uuid, s.task_uuid, r.from_state, r.to_state
+  RETURN QUERY SELECT r.workflow_step_uuid, s.task_uuid, r.from_state, r.to_state, false
     FROM tasker_transition_steps(exhausted, 'error', jsonb_build_object('event', 'rescued',
            'reason', 'in progress longer than its timeout with no attempts left')) r
     JOIN workflow_steps s ON s.workflow_step_uuid = r.workflow_step_uuid
     WHERE cardinality(exhausted) > 0;
   IF cardinality(interrupted) > 0 THEN
-    RETURN QUERY SELECT r.workflow_step_uuid, s.task_uuid, r.from_state, r.to_state
+    RETURN QUERY SELECT r.workflow_step_uuid, s.task_uuid, r.from_state, r.to_state, true
       FROM tasker_transition_steps_each(interrupted, 'pending', interrupted_meta) r
       JOIN workflow_steps s ON s.workflow_step_uuid = r.workflow_step_uuid;
     UPDATE workflow_steps s SET attempts = greatest(s.attempts - 1, 0)
