@@ -98,10 +98,10 @@ struct rescued_step {
 
 /// Rescues up to `limit` steps stranded enqueued or in progress for longer than
 /// their timeout_seconds, in one round trip. A step in progress since before
-/// the database server's last restart after a crash (tasker_server_restart,
-/// 0043_restart_aware_rescue.sql) goes back to pending with its attempt given
-/// back, whatever attempts it has left: its result may have been lost with
-/// the restart.
+/// the database server's last start or its last recovery from a crash
+/// (tasker_server_restart, 0043_restart_aware_rescue.sql) goes back to pending
+/// with its attempt given back, once per attempt, whatever attempts it has
+/// left: its result may have been lost with the restart.
 std::vector<rescued_step> rescue_stale_steps(pqxx::transaction_base& tx, std::int32_t limit);
 
 /// A task finalized by finalize_tasks.
