@@ -59,6 +59,17 @@ void create_task(pipeline& p, const std::string& name, nlohmann::json context = 
   REQUIRE(create_all(p) == 1);
 }
 
+// One diamond task, claimed and enqueued: the message of its first step, as
+// a worker takes it.
+std::vector<messaging::step_message> diamond_first_step(pipeline& p) {
+  p.register_toml(diamond_toml());
+  create_task(p, "diamond");
+  p.claim_and_enqueue();
+  auto first = p.take_steps();
+  REQUIRE(first.size() == 1);
+  return first;
+}
+
 } // namespace
 
 TEST_CASE("the processors drive a diamond from request to a complete task") {
@@ -257,11 +268,7 @@ TEST_CASE("a non-retryable failure fails the step for good at the first attempt"
 
 TEST_CASE("a duplicate step result changes nothing and is deleted") {
   pipeline p;
-  p.register_toml(diamond_toml());
-  create_task(p, "diamond");
-  p.claim_and_enqueue();
-  auto first = p.take_steps();
-  REQUIRE(first.size() == 1);
+  auto first = diamond_first_step(p);
   auto result = pipeline::success(first[0], {{"v", 1}});
   p.post(result);
   p.run(executor_type::step_result_processor);
@@ -303,11 +310,7 @@ TEST_CASE("an unparsable or unknown step result is archived with its reason") {
 
 TEST_CASE("a step stranded past its timeout is rescued to pending and enqueued again") {
   pipeline p;
-  p.register_toml(diamond_toml());
-  create_task(p, "diamond");
-  p.claim_and_enqueue();
-  auto lost = p.take_steps(); // the worker takes the message and dies
-  REQUIRE(lost.size() == 1);
+  auto lost = diamond_first_step(p); // the worker takes the message and dies
   auto age = [&] {
     pqxx::work tx{p.conn};
     tx.exec0("UPDATE workflow_steps SET updated_at = now() - interval '1 hour'"
@@ -361,11 +364,7 @@ TEST_CASE("a step stranded past its timeout is rescued to pending and enqueued a
 TEST_CASE("a step in progress across a restart of the database server is rescued with its "
           "attempt given back, and runs again under the same attempt") {
   pipeline p;
-  p.register_toml(diamond_toml());
-  create_task(p, "diamond");
-  p.claim_and_enqueue();
-  auto taken = p.take_steps();
-  REQUIRE(taken.size() == 1);
+  auto taken = diamond_first_step(p);
   {
     // Started, then the server restarted before its result came.
     pqxx::work tx{p.conn};
@@ -437,11 +436,7 @@ TEST_CASE("two enqueuers on two connections never send the same step twice") {
 
 TEST_CASE("a result batch that advances its own tasks wakes no claimer") {
   pipeline p;
-  p.register_toml(diamond_toml());
-  create_task(p, "diamond");
-  p.claim_and_enqueue();
-  auto first = p.take_steps();
-  REQUIRE(first.size() == 1);
+  auto first = diamond_first_step(p);
   ready_listener listener{p.db.url()};
   p.post(pipeline::success(first[0], {{"from", "a"}}));
   CHECK(p.run(executor_type::step_result_processor).items == 1);
@@ -451,11 +446,7 @@ TEST_CASE("a result batch that advances its own tasks wakes no claimer") {
 
 TEST_CASE("a result for a task another node holds is left to that node's claim path") {
   pipeline p;
-  p.register_toml(diamond_toml());
-  create_task(p, "diamond");
-  p.claim_and_enqueue();
-  auto first = p.take_steps();
-  REQUIRE(first.size() == 1);
+  auto first = diamond_first_step(p);
   {
     pqxx::work tx{p.conn};
     tx.exec0("UPDATE tasks SET claimed_by = 'node-b', claimed_at = now()");
