@@ -347,17 +347,17 @@ messaging::step_result step_worker::run_step(const claimed_step& c) const {
 void step_worker::post_results(std::vector<finished_step>& finished) {
   if (finished.empty())
     return;
-  std::vector<nlohmann::json> bodies;
+  std::vector<std::string> bodies; // each serialized once: measured, then sent
   std::vector<std::int64_t> msg_ids;
   for (auto& f : finished) {
     const auto& c = *f.claimed;
     auto& result = f.result;
     // A result that cannot travel (invalid UTF-8, too large) becomes a failure
     // that says so, rather than a message the result processor must reject.
-    nlohmann::json body;
+    std::string body;
     try {
-      body = result.to_json();
-      if (body.dump().size() > opts_.max_message_bytes)
+      body = result.to_json().dump();
+      if (body.size() > opts_.max_message_bytes)
         throw std::length_error("the result exceeds " + std::to_string(opts_.max_message_bytes)
                                 + " bytes");
     } catch (const std::exception& e) {
@@ -366,7 +366,8 @@ void step_worker::post_results(std::vector<finished_step>& finished) {
       result.error = messaging::step_error{
         "handler '" + c.step.handler + "' returned results that cannot be sent: " + e.what(),
         false, std::nullopt};
-      body = result.to_json();
+      // The handler's name and the step's fields came through the parser: valid UTF-8.
+      body = result.to_json().dump();
     }
     bodies.push_back(std::move(body));
     if (!c.consumed)
@@ -375,9 +376,10 @@ void step_worker::post_results(std::vector<finished_step>& finished) {
   // One statement, atomic on its own: no BEGIN and COMMIT round trips.
   pqxx::nontransaction tx{work_};
   if (msg_ids.empty())
-    queue_client::send_batch(tx, opts_.step_results_queue, bodies);
+    queue_client::send_serialized_batch(tx, opts_.step_results_queue, bodies);
   else
-    queue_client::send_batch_and_remove(tx, opts_.step_results_queue, bodies, queue_, msg_ids);
+    queue_client::send_serialized_batch_and_remove(tx, opts_.step_results_queue, bodies, queue_,
+                                                    msg_ids);
   for (const auto& f : finished) {
     const auto& c = *f.claimed;
     const auto& result = f.result;

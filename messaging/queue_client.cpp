@@ -270,23 +270,39 @@ std::vector<std::int64_t> queue_client::send_batch(pqxx::transaction_base& tx,
                                                    const std::vector<nlohmann::json>& messages,
                                                    int delay_seconds) {
   auto name = checked_queue(queue);
+  return send_serialized_batch(tx, name, serialize_all(name, messages), delay_seconds);
+}
+
+std::vector<std::int64_t> queue_client::send_serialized_batch(pqxx::transaction_base& tx,
+                                                              std::string_view queue,
+                                                              const std::vector<std::string>& bodies,
+                                                              int delay_seconds) {
+  auto name = checked_queue(queue);
   check_non_negative(name, "delay_seconds", delay_seconds);
-  if (messages.empty())
+  if (bodies.empty())
     return {};
-  return ids_of(exec_on_table(tx, table_op::send_batch, name,
-                              pg_array_literal(serialize_all(name, messages)), delay_seconds));
+  return ids_of(exec_on_table(tx, table_op::send_batch, name, pg_array_literal(bodies),
+                              delay_seconds));
 }
 
 std::vector<std::int64_t> queue_client::send_batch_and_remove(
     pqxx::transaction_base& tx, std::string_view to, const std::vector<nlohmann::json>& messages,
     std::string_view from, const std::vector<std::int64_t>& msg_ids) {
   auto to_name = checked_queue(to);
+  checked_queue(from);
+  return send_serialized_batch_and_remove(tx, to_name, serialize_all(to_name, messages), from,
+                                          msg_ids);
+}
+
+std::vector<std::int64_t> queue_client::send_serialized_batch_and_remove(
+    pqxx::transaction_base& tx, std::string_view to, const std::vector<std::string>& bodies,
+    std::string_view from, const std::vector<std::int64_t>& msg_ids) {
+  auto to_name = checked_queue(to);
   auto from_name = checked_queue(from);
   return ids_of(exec_prepared_on(tx, send_and_remove_name(to_name, from_name),
                                  send_and_remove_sql(to_name, from_name),
                                  "queue '" + to_name + "' or '" + from_name + "'",
-                                 pg_array_literal(serialize_all(to_name, messages)), 0,
-                                 pg_array_literal(msg_ids)));
+                                 pg_array_literal(bodies), 0, pg_array_literal(msg_ids)));
 }
 
 // -- consuming --------------------------------------------------------------

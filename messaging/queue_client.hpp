@@ -138,6 +138,18 @@ public:
       pqxx::transaction_base& tx, std::string_view to, const std::vector<nlohmann::json>& messages,
       std::string_view from, const std::vector<std::int64_t>& msg_ids);
 
+  /// send_batch and send_batch_and_remove for bodies the caller serialized
+  /// already, each the text of one JSON value as nlohmann::json::dump() writes
+  /// it (a caller that measures a body's size need not serialize it twice).
+  /// PostgreSQL refuses text that is not JSON, and the statement with it.
+  static std::vector<std::int64_t> send_serialized_batch(pqxx::transaction_base& tx,
+                                                         std::string_view queue,
+                                                         const std::vector<std::string>& bodies,
+                                                         int delay_seconds = 0);
+  static std::vector<std::int64_t> send_serialized_batch_and_remove(
+      pqxx::transaction_base& tx, std::string_view to, const std::vector<std::string>& bodies,
+      std::string_view from, const std::vector<std::int64_t>& msg_ids);
+
   // -- consuming ------------------------------------------------------------
 
   /// Takes up to `qty` visible messages (oldest first) and hides them for

@@ -290,6 +290,47 @@ TEST_CASE_FIXTURE(queue_fixture, "send_batch_and_remove sends to one queue and d
   CHECK(still == 1); // consumed[2] was not deleted
 }
 
+TEST_CASE_FIXTURE(queue_fixture, "bodies serialized by the caller travel as written, and text "
+                                 "that is not JSON fails the statement") {
+  const std::vector<json> values{json{{"n", 1}, {"s", "quote \" backslash \\"}}, json{{"n", 2}}};
+  std::vector<std::string> bodies;
+  for (const auto& v : values)
+    bodies.push_back(v.dump());
+  auto sent =
+    in_tx([&](auto& tx) { return queue_client::send_serialized_batch(tx, "jobs", bodies); });
+  REQUIRE(sent.size() == 2);
+  CHECK(in_tx([](auto& tx) {
+          return queue_client::send_serialized_batch(tx, "jobs", {});
+        }).empty());
+  in_tx([](auto& tx) { queue_client::create_queue(tx, "done"); });
+  auto moved = [&] {
+    pqxx::nontransaction auto_commit{conn};
+    return queue_client::send_serialized_batch_and_remove(auto_commit, "done",
+                                                          {json{{"r", 1}}.dump()}, "jobs",
+                                                          {sent[0]});
+  }();
+  CHECK(moved.size() == 1);
+  auto left = read(*this, 30, 10);
+  REQUIRE(left.size() == 1);
+  CHECK(left[0].msg_id == sent[1]);
+  CHECK(left[0].message == values[1]);
+  auto done = in_tx([](auto& tx) { return queue_client::read(tx, "done", 30, 10); });
+  REQUIRE(done.size() == 1);
+  CHECK(done[0].message == json{{"r", 1}});
+
+  // PostgreSQL parses each body: one that is not JSON refuses the whole batch.
+  {
+    pqxx::nontransaction auto_commit{conn};
+    CHECK_THROWS_AS(queue_client::send_serialized_batch(auto_commit, "jobs",
+                                                        {json{{"ok", 1}}.dump(), "{not json"}),
+                    pqxx::data_exception);
+  }
+  auto count = in_tx([](auto& tx) {
+    return tx.exec1("SELECT count(*) FROM tasker_mq.q_jobs")[0].template as<int>();
+  });
+  CHECK(count == 1);
+}
+
 TEST_CASE_FIXTURE(queue_fixture, "create_queue is idempotent and drop_queue removes a queue") {
   in_tx([](auto& tx) {
     queue_client::create_queue(tx, "jobs");
