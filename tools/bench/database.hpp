@@ -42,6 +42,13 @@ public:
   /// server_version, fsync, synchronous_commit, wal_level, max_connections, ...
   nlohmann::json settings();
 
+  /// How fast the machine is now, apart from Tasker: a fixed PL/pgSQL loop
+  /// (reference_loop_sql) timed `runs` times in one server process, on a
+  /// connection of its own. {"loop", "runs_ms": [...], "min_ms"}; lower is
+  /// faster. This machine's speed drifts by a third within an hour, and this
+  /// says where in that drift a run was.
+  nlohmann::json reference_speed(int runs = 3);
+
 private:
   std::string repo_root_;
   std::string pg_dir_;

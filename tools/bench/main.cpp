@@ -165,6 +165,7 @@ int main(int argc, char** argv) {
   try {
     server srv{dep.repo_root, database_url, dep.repo_root + "/var/pg-bench"};
     results["postgres"] = srv.settings();
+    results["machine"]["reference_before"] = srv.reference_speed();
     print_settings(results);
     if (want.count("burndown")) {
       scenario(results, "burndown_naive",
@@ -188,6 +189,7 @@ int main(int argc, char** argv) {
           points.push_back(run_burndown(srv, dep, fixed_setup(k, dep.batch_size), "single", sz.scaling_tasks, 1));
         return points;
       });
+    results["machine"]["reference_after"] = srv.reference_speed();
   } catch (const std::exception& e) {
     std::fprintf(stderr, "tasker-bench: %s\n", e.what());
     results["error"] = e.what();

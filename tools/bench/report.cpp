@@ -60,6 +60,20 @@ void burndown_rows(const nlohmann::json& r, bool judge, std::ostream& out) {
 
 } // namespace
 
+std::string reference_line(const nlohmann::json& machine) {
+  auto ms = [&](const char* key) -> std::string {
+    if (!machine.contains(key) || !machine[key].contains("min_ms"))
+      return {};
+    return fmt(machine[key]["min_ms"].get<double>()) + " ms";
+  };
+  auto before = ms("reference_before");
+  if (before.empty())
+    return {};
+  auto after = ms("reference_after");
+  return "machine speed: reference loop " + before + " before the scenarios" +
+         (after.empty() ? std::string{} : ", " + after + " after") + " (lower is faster)";
+}
+
 void print_settings(const nlohmann::json& results) {
   auto& pg = results["postgres"];
   std::printf("PostgreSQL %s: fsync=%s synchronous_commit=%s wal_level=%s wal_sync_method=%s\n",
@@ -67,6 +81,8 @@ void print_settings(const nlohmann::json& results) {
               pg["synchronous_commit"].get<std::string>().c_str(),
               pg["wal_level"].get<std::string>().c_str(),
               pg["wal_sync_method"].get<std::string>().c_str());
+  if (auto line = reference_line(results["machine"]); !line.empty())
+    std::printf("%s\n", line.c_str());
   std::fflush(stdout);
 }
 
@@ -81,7 +97,10 @@ void print_table(const nlohmann::json& r, std::ostream& out) {
   }
   auto& m = r["machine"];
   out << "machine: " << m["nproc"].dump() << " cores, " << m["memory_mib"].dump() << " MiB"
-      << (r["quick"].get<bool>() ? ", --quick sizes" : "") << "\n\n";
+      << (r["quick"].get<bool>() ? ", --quick sizes" : "") << "\n";
+  if (auto line = reference_line(m); !line.empty())
+    out << line << "\n";
+  out << "\n";
   // The targets name full-size runs: --quick sizes are printed, not judged.
   const bool judge = !r.value("quick", false);
   row(out, "measure", "value", "target", -1);

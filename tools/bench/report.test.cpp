@@ -82,3 +82,18 @@ TEST_CASE("latency at another rate and the coordinator at fewer executors are no
   CHECK(text.find("coordinator cost not judged: the target is for 10,000 executors")
         != std::string::npos);
 }
+
+TEST_CASE("the machine's reference time is printed when the run measured it") {
+  auto r = results(false, 20, 10000, 15.0);
+  CHECK(tasker::bench::reference_line(r["machine"]).empty());
+  CHECK(table(r).find("machine speed") == std::string::npos);
+
+  r["machine"]["reference_before"] = {{"runs_ms", {131.0, 104.4, 110.0}}, {"min_ms", 104.4}};
+  CHECK(tasker::bench::reference_line(r["machine"])
+        == "machine speed: reference loop 104 ms before the scenarios (lower is faster)");
+  r["machine"]["reference_after"] = {{"runs_ms", {151.0, 149.6}}, {"min_ms", 149.6}};
+  const auto line = tasker::bench::reference_line(r["machine"]);
+  CHECK(line == "machine speed: reference loop 104 ms before the scenarios, 150 ms after "
+                "(lower is faster)");
+  CHECK(table(r).find(line + "\n") != std::string::npos);
+}
