@@ -12,8 +12,9 @@
 # cluster of TASKER_PG_DIR (default <repo>/var/pg-bench), started if needed
 # and left running (tools/pg.sh stop with the same TASKER_PG_DIR stops it).
 # Prints one line per run and the means per build: tasks/s, the machine's CPU
-# per task, the node's and the worker's CPU seconds, and the seconds from the
-# node's start to the first task created and to the first task complete.
+# per task, the node's and the worker's CPU seconds, the seconds from the
+# node's start to the first task created and to the first task complete, and
+# the machine's reference time before the run (nan for a bench without it).
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -21,7 +22,7 @@ ROUNDS=3
 TASKS=20000
 URL=""
 usage() {
-  sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//' >&2
+  sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//' >&2
   exit 2
 }
 while getopts "r:n:u:h" opt; do
@@ -66,15 +67,19 @@ fi
 SUMMARY="$WORK/summary.py"
 cat > "$SUMMARY" <<'PY'
 import json, sys
-runs = [json.load(open(f))["burndown_coordinator"] for f in sys.argv[2:]]
+docs = [json.load(open(f)) for f in sys.argv[2:]]
+runs = [d["burndown_coordinator"] for d in docs]
 mean = lambda k: sum(r.get(k, float("nan")) for r in runs) / len(runs)
+# The machine's reference time before the run (a bench without it: nan).
+ref = sum(d["machine"].get("reference_before", {}).get("min_ms", float("nan"))
+          for d in docs) / len(docs)
 print(sys.argv[1], round(mean("tasks_per_second")), "%.3f" % mean("machine_cpu_ms_per_task"),
       "%.2f" % mean("node_cpu_seconds"), "%.2f" % mean("worker_cpu_seconds"),
       "%.3f" % mean("first_task_created_seconds"), "%.3f" % mean("first_task_complete_seconds"),
-      flush=True)
+      "%.0f" % ref, flush=True)
 PY
 
-echo "build round tasks/s cpu_ms_per_task node_cpu_s worker_cpu_s first_created_s first_complete_s"
+echo "build round tasks/s cpu_ms_per_task node_cpu_s worker_cpu_s first_created_s first_complete_s reference_ms"
 for round in $(seq 1 "$ROUNDS"); do
   for label in "${LABELS[@]}"; do
     out="$WORK/$label/round$round.json"
