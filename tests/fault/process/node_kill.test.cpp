@@ -25,11 +25,18 @@ std::string node_status_is(const std::string& node, const std::string& status) {
   return "SELECT count(*) FROM nodes WHERE node_id = '" + node + "' AND status = '" + status + "'";
 }
 
+// Tasks sent, not yet complete.
+std::int64_t unfinished(cluster& c, std::int64_t sent) {
+  return sent - c.scalar(tasks_in("complete"));
+}
+
 // Kills `victim` (node `id`) once it holds claims on unfinished tasks, then
 // waits until a peer has swept it dead and its claims are gone. `tasks`: all
-// the tasks sent so far.
+// the tasks sent so far; grown by `refill` whenever the run is about to end
+// before the victim was caught (a fast run can finish its batch between two
+// of the watch's catches), so that it always dies mid-run.
 void kill_and_confirm_sweep(cluster& c, child_process& victim, const std::string& id,
-                            std::int64_t tasks) {
+                            std::int64_t& tasks, int refill) {
   // A claim lives from the claimer's commit to the enqueuer's, often a few
   // milliseconds, so a node is not always holding one. Watch the victim's
   // claims closely (one query after another on a connection of the test's
@@ -44,8 +51,13 @@ void kill_and_confirm_sweep(cluster& c, child_process& victim, const std::string
     return tx.exec1(claimed_unfinished(id))[0].as<std::int64_t>();
   };
   std::int64_t stranded = 0;
+  int refills = 0;
   const bool caught = poll_until(
       [&] {
+        if (unfinished(c, tasks) < refill / 2) {
+          c.submit("fault", "single", refill, {{"refill", ++refills}, {"victim", id}});
+          tasks += refill;
+        }
         const auto until = std::chrono::steady_clock::now() + 2s;
         bool seen = false;
         while (!seen && std::chrono::steady_clock::now() < until)
@@ -70,7 +82,8 @@ void kill_and_confirm_sweep(cluster& c, child_process& victim, const std::string
                 id << "'s claims changed after it was frozen");
   CHECK_MESSAGE(c.scalar(tasks_in("complete")) < tasks,
                 "every task completed before " << id << " died: the kill was not mid-run");
-  MESSAGE(id << " died holding " << stranded << " unfinished tasks");
+  MESSAGE(id << " died holding " << stranded << " unfinished tasks (" << refills
+             << " batches sent to keep the run going until then)");
   // Three missed node heartbeats (5 s each in the test environment) and a sweep.
   auto dead = c.wait_for(node_status_is(id, "dead"), 1, 120s);
   INFO(c.logs());
@@ -113,7 +126,7 @@ TEST_CASE("a node killed with SIGKILL mid-run is swept dead, its claims are rele
   REQUIRE_MESSAGE(poll_until([&] { return c.scalar(tasks_in("complete")) >= 100; }, 180s),
                   "no task completed within 180 s:\n" << c.logs());
   std::int64_t total = tasks;
-  kill_and_confirm_sweep(c, a, "node-a", total);
+  kill_and_confirm_sweep(c, a, "node-a", total, tasks / 2);
   if (long_variant()) {
     // A second victim: a fresh node joins and a second batch comes (the first
     // is done long before the first victim is swept), then the survivor of
@@ -121,7 +134,7 @@ TEST_CASE("a node killed with SIGKILL mid-run is swept dead, its claims are rele
     c.start_node("node-c", claim_path);
     c.submit("fault", "single", tasks, {{"batch", 2}});
     total += tasks;
-    kill_and_confirm_sweep(c, b, "node-b", total);
+    kill_and_confirm_sweep(c, b, "node-b", total, tasks / 2);
   }
   auto done = c.wait_for(tasks_in("complete"), total, long_variant() ? 900s : 420s);
   INFO(c.logs());
