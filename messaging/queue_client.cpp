@@ -288,6 +288,8 @@ std::vector<std::int64_t> queue_client::send_serialized_batch(pqxx::transaction_
 std::vector<std::int64_t> queue_client::send_batch_and_remove(
     pqxx::transaction_base& tx, std::string_view to, const std::vector<nlohmann::json>& messages,
     std::string_view from, const std::vector<std::int64_t>& msg_ids) {
+  // Both names are checked before any message is serialized, so a bad name
+  // is reported as such whatever the messages hold.
   auto to_name = checked_queue(to);
   checked_queue(from);
   return send_serialized_batch_and_remove(tx, to_name, serialize_all(to_name, messages), from,
