@@ -1,5 +1,6 @@
 #include "messaging/queue_client.hpp"
 #include "messaging/queue_test_fixture.hpp"
+#include "resources/migrate.hpp"
 
 #include <doctest/doctest.h>
 
@@ -368,4 +369,76 @@ TEST_CASE_FIXTURE(queue_fixture, "a message that cannot be serialized names its 
   } catch (const std::invalid_argument& e) {
     CHECK(std::string{e.what()}.find("'jobs'") != std::string::npos);
   }
+}
+
+namespace {
+
+std::vector<std::string> queue_indexes(pqxx::connection& conn, const std::string& queue) {
+  pqxx::read_transaction tx{conn};
+  std::vector<std::string> out;
+  for (const auto& row : tx.exec_params(
+         "SELECT indexdef FROM pg_indexes WHERE schemaname = 'tasker_mq' AND tablename = $1"
+         " ORDER BY indexname",
+         "q_" + queue))
+    out.push_back(row[0].as<std::string>());
+  return out;
+}
+
+} // namespace
+
+// Every read picks `vt <= clock_timestamp()`, which no index condition can
+// use; an index on vt would only be written (0044_queues_without_vt_index.sql).
+TEST_CASE_FIXTURE(queue_fixture, "a queue table is indexed by its message id alone") {
+  auto indexes = queue_indexes(conn, "jobs");
+  REQUIRE(indexes.size() == 1);
+  CHECK(indexes[0].find("(msg_id)") != std::string::npos);
+}
+
+TEST_CASE("upgrading drops the visibility index of existing queues and keeps their messages") {
+  tasker::testing::scratch_db db{false};
+  auto conn = db.connect();
+  const std::string upgrade = "0044_queues_without_vt_index.sql";
+  {
+    // The schema as it was before the upgrade, recorded as applied.
+    pqxx::work tx{conn};
+    tx.exec0("CREATE TABLE tasker_schema_migrations (version text PRIMARY KEY,"
+             " applied_at timestamptz NOT NULL DEFAULT now())");
+    for (const auto& m : tasker::resources::migrations()) {
+      if (std::string{m.name} >= upgrade)
+        break;
+      tx.exec0(std::string{m.sql});
+      tx.exec_params0("INSERT INTO tasker_schema_migrations (version) VALUES ($1)",
+                      std::string{m.name});
+    }
+    tx.commit();
+  }
+  std::int64_t early = 0;
+  std::int64_t late = 0;
+  {
+    pqxx::work tx{conn};
+    queue_client::create_queue(tx, "jobs");
+    early = queue_client::send(tx, "jobs", json{{"n", 1}});
+    late = queue_client::send(tx, "jobs", json{{"n", 2}}, 3600);
+    tx.commit();
+  }
+  REQUIRE(queue_indexes(conn, "jobs").size() == 2);
+
+  auto applied = tasker::resources::apply_migrations(conn);
+  REQUIRE(applied.size() == 1);
+  CHECK(applied[0] == upgrade);
+  auto indexes = queue_indexes(conn, "jobs");
+  REQUIRE(indexes.size() == 1);
+  CHECK(indexes[0].find("(msg_id)") != std::string::npos);
+
+  // Nothing lost: the visible message is read, the hidden one stays hidden.
+  pqxx::work tx{conn};
+  auto got = queue_client::read(tx, "jobs", 30, 10);
+  REQUIRE(got.size() == 1);
+  CHECK(got[0].msg_id == early);
+  CHECK(got[0].message == json{{"n", 1}});
+  CHECK(tx.exec_params1("SELECT count(*) FROM tasker_mq.q_jobs WHERE msg_id = $1", late)[0]
+          .as<int>() == 1);
+  queue_client::create_queue(tx, "more");
+  tx.commit();
+  CHECK(queue_indexes(conn, "more").size() == 1);
 }
