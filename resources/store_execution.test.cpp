@@ -4,6 +4,8 @@
 
 #include <doctest/doctest.h>
 
+#include <chrono>
+#include <future>
 #include <map>
 
 using namespace tasker;
@@ -278,4 +280,69 @@ TEST_CASE("a worker's start moves only its enqueued steps, with one history row 
   CHECK(tx.exec_params1("SELECT count(*) FROM tasker_start_steps($1::uuid[]) WHERE started",
                         "{" + ids["a"] + "," + ids["b"] + "}")[0]
           .as<int>() == 0);
+}
+
+// Two claims naming the same steps, in different orders: the second waits for
+// the first's rows, then starts only what is still enqueued.
+TEST_CASE("a start waits for a concurrent start of the same steps and starts each step once") {
+  testing::scratch_db db;
+  auto conn = db.connect();
+  const std::string start =
+    "SELECT workflow_step_uuid::text, current_state, started FROM tasker_start_steps($1::uuid[])"
+    " ORDER BY 1";
+  for (const bool first_commits : {true, false}) {
+    INFO("the first start " << (first_commits ? "commits" : "rolls back"));
+    std::map<std::string, std::string> ids;
+    {
+      pqxx::work tx{conn};
+      auto task = test::make_task(tx, test::diamond_template(), {{"round", first_commits}});
+      ids = test::step_ids(tx, task);
+      transition_steps(tx, {ids["a"], ids["b"], ids["c"]}, step_state::enqueued);
+      tx.commit();
+    }
+    pqxx::work first{conn};
+    auto mine = first.exec_params(start, "{" + ids["b"] + "," + ids["a"] + "}");
+    REQUIRE(mine.size() == 2);
+    CHECK(mine[0][2].as<bool>());
+    CHECK(mine[1][2].as<bool>());
+    auto second = std::async(std::launch::async, [&] {
+      auto other = db.connect();
+      pqxx::work tx{other};
+      std::map<std::string, std::pair<std::string, bool>> got;
+      for (const auto& r :
+           tx.exec_params(start, "{" + ids["a"] + "," + ids["c"] + "," + ids["b"] + "}"))
+        got[r[0].as<std::string>()] = {r[1].as<std::string>(), r[2].as<bool>()};
+      tx.commit();
+      return got;
+    });
+    // The second start waits on the rows the first holds.
+    CHECK(second.wait_for(std::chrono::milliseconds(300)) == std::future_status::timeout);
+    if (first_commits)
+      first.commit();
+    else
+      first.abort();
+    auto got = second.get();
+    const std::pair<std::string, bool> taken{"in_progress", false};
+    const std::pair<std::string, bool> started{"enqueued", true};
+    REQUIRE(got.size() == 3);
+    CHECK(got[ids["a"]] == (first_commits ? taken : started));
+    CHECK(got[ids["b"]] == (first_commits ? taken : started));
+    CHECK(got[ids["c"]] == started);
+    pqxx::read_transaction tx{conn};
+    for (const auto& name : {"a", "b", "c"}) {
+      INFO(name);
+      CHECK(current_step_state(tx, ids[name]) == step_state::in_progress);
+      CHECK(tx.exec_params1("SELECT attempts FROM workflow_steps WHERE workflow_step_uuid = $1",
+                            ids[name])[0]
+              .as<int>() == 1);
+      CHECK(tx.exec_params1("SELECT count(*) FILTER (WHERE to_state = 'in_progress'),"
+                            " count(*) FILTER (WHERE most_recent) FROM workflow_step_transitions"
+                            " WHERE workflow_step_uuid = $1",
+                            ids[name])[0]
+              .as<int>() == 1);
+      CHECK(tx.exec_params1("SELECT count(*) FROM workflow_step_transitions"
+                            " WHERE workflow_step_uuid = $1 AND most_recent", ids[name])[0]
+              .as<int>() == 1);
+    }
+  }
 }
