@@ -398,20 +398,8 @@ TEST_CASE("upgrading drops the visibility index of existing queues and keeps the
   tasker::testing::scratch_db db{false};
   auto conn = db.connect();
   const std::string upgrade = "0044_queues_without_vt_index.sql";
-  {
-    // The schema as it was before the upgrade, recorded as applied.
-    pqxx::work tx{conn};
-    tx.exec0("CREATE TABLE tasker_schema_migrations (version text PRIMARY KEY,"
-             " applied_at timestamptz NOT NULL DEFAULT now())");
-    for (const auto& m : tasker::resources::migrations()) {
-      if (std::string{m.name} >= upgrade)
-        break;
-      tx.exec0(std::string{m.sql});
-      tx.exec_params0("INSERT INTO tasker_schema_migrations (version) VALUES ($1)",
-                      std::string{m.name});
-    }
-    tx.commit();
-  }
+  // The schema as it was before the upgrade.
+  tasker::resources::apply_migrations(conn, upgrade);
   std::int64_t early = 0;
   std::int64_t late = 0;
   {

@@ -43,6 +43,11 @@ std::vector<migration> migrations() {
 }
 
 std::vector<std::string> apply_migrations(pqxx::connection& conn) {
+  return apply_migrations(conn, {});
+}
+
+std::vector<std::string> apply_migrations(pqxx::connection& conn,
+                                          std::string_view first_left_out) {
   std::vector<std::string> applied;
   {
     pqxx::nontransaction tx{conn};
@@ -56,6 +61,8 @@ std::vector<std::string> apply_migrations(pqxx::connection& conn) {
       done = applied_versions(tx);
     }
     for (const auto& m : migrations()) {
+      if (!first_left_out.empty() && m.name >= first_left_out)
+        break;
       if (done.count(std::string{m.name}) > 0)
         continue;
       pqxx::work tx{conn};

@@ -24,6 +24,12 @@ std::vector<migration> migrations();
 /// Returns the names applied (empty when the schema was already current).
 std::vector<std::string> apply_migrations(pqxx::connection& conn);
 
+/// As above, only the migrations named before `first_left_out` (by name
+/// order): the schema as a release before that migration left it, e.g. to
+/// test an upgrade.
+std::vector<std::string> apply_migrations(pqxx::connection& conn,
+                                          std::string_view first_left_out);
+
 /// True when every compiled-in migration is recorded in the database.
 bool is_migrated(pqxx::connection& conn);
 

@@ -25,3 +25,19 @@ TEST_CASE("migrations are ordered by file name") {
   for (std::size_t i = 1; i < ms.size(); ++i)
     CHECK(ms[i - 1].name < ms[i].name);
 }
+
+TEST_CASE("migrations can stop before a named one, and a later run applies the rest") {
+  testing::scratch_db db{false};
+  auto conn = db.connect();
+  auto ms = resources::migrations();
+  REQUIRE(ms.size() > 2);
+  const std::string stop{ms[ms.size() - 2].name};
+  auto first = resources::apply_migrations(conn, stop);
+  CHECK(first.size() == ms.size() - 2);
+  CHECK(first.back() == std::string{ms[ms.size() - 3].name});
+  CHECK_FALSE(resources::is_migrated(conn));
+  auto rest = resources::apply_migrations(conn);
+  REQUIRE(rest.size() == 2);
+  CHECK(rest[0] == stop);
+  CHECK(resources::is_migrated(conn));
+}
