@@ -14,6 +14,7 @@
 #include <cstdlib>
 #include <memory>
 #include <stdexcept>
+#include <vector>
 
 namespace tasker::bench {
 
@@ -142,18 +143,15 @@ constexpr const char* reference_loop_sql =
 
 nlohmann::json server::reference_speed(int runs) {
   pqxx::connection conn{url_};
-  nlohmann::json times = nlohmann::json::array();
-  double best = 0;
+  std::vector<double> times;
   for (int i = 0; i < runs; ++i) {
     pqxx::nontransaction tx{conn};
     const auto start = std::chrono::steady_clock::now();
     tx.exec0(reference_loop_sql);
-    const double ms =
-      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
-    times.push_back(ms);
-    if (i == 0 || ms < best)
-      best = ms;
+    times.push_back(
+      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count());
   }
+  const double best = times.empty() ? 0.0 : *std::min_element(times.begin(), times.end());
   return {{"loop", reference_loop_sql}, {"runs_ms", times}, {"min_ms", best}};
 }
 
