@@ -7,6 +7,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <chrono>
 #include <map>
 #include <memory>
 #include <set>
@@ -50,6 +51,10 @@ struct listener_state {
   std::set<caf::actor_addr> monitored;
   std::uint64_t delivered = 0;
   bool stopping = false;
+  // A listen_atom is on its way: the wait loop is running.
+  bool armed = false;
+  // Short waits after a subscription, doubling up to options.wait_timeout.
+  wait_schedule waits{std::chrono::microseconds{0}};
 
   static inline const char* name = "tasker.notify_listener";
 };
@@ -115,30 +120,48 @@ void dispatch(listener_actor* self) {
   }
 }
 
+// Keeps the wait loop going: one listen_atom in flight at a time.
+void arm(listener_actor* self) {
+  auto& st = self->state;
+  if (st.armed || st.stopping)
+    return;
+  st.armed = true;
+  self->send(self, listen_atom::value);
+}
+
 void wait_once(listener_actor* self) {
   auto& st = self->state;
+  st.armed = false;
   if (st.stopping)
     return;
   if (!st.conn && !reconnect(self)) {
+    st.armed = true;
     self->delayed_send(self, st.options.reconnect_delay, listen_atom::value);
     return;
   }
-  auto timeout = std::chrono::duration_cast<std::chrono::microseconds>(st.options.wait_timeout);
+  // Nothing to listen on: no wait, so the first subscription is handled the
+  // moment it arrives; it starts the loop again.
+  if (st.receivers.empty())
+    return;
+  const auto timeout = st.waits.next();
   try {
     st.conn->await_notification(static_cast<long>(timeout.count() / 1000000),
                                 static_cast<long>(timeout.count() % 1000000));
   } catch (const std::exception& e) {
     drop_connection(self, e.what());
+    st.armed = true;
     self->delayed_send(self, st.options.reconnect_delay, listen_atom::value);
     return;
   }
   dispatch(self);
   // Behind whatever reached the mailbox during the wait.
-  self->send(self, listen_atom::value);
+  arm(self);
 }
 
 caf::behavior notify_listener(listener_actor* self, notify_listener_options options,
                               resources::shared_connection conn) {
+  self->state.waits = wait_schedule{
+    std::chrono::duration_cast<std::chrono::microseconds>(options.wait_timeout)};
   self->state.options = std::move(options);
   self->state.conn = std::move(conn);
   self->set_down_handler([=](caf::down_msg& dm) {
@@ -149,7 +172,7 @@ caf::behavior notify_listener(listener_actor* self, notify_listener_options opti
                                 [&](const subscriber& s) { return s.handle.address() == dm.source; }),
                  subs.end());
   });
-  self->send(self, listen_atom::value);
+  arm(self);
   return {
     [=](listen_atom) { wait_once(self); },
     [=](const subscribe_wake& req) {
@@ -180,6 +203,11 @@ caf::behavior notify_listener(listener_actor* self, notify_listener_options opti
           drop_connection(self, e.what());
         }
       }
+      // Subscriptions come in bursts (every executor of a starting node
+      // subscribes within a few milliseconds), each LISTENed on only when the
+      // wait in progress ends: keep the next waits short.
+      self->state.waits.restart();
+      arm(self);
     },
     [=](const stop_request&) {
       self->state.stopping = true;

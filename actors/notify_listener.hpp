@@ -15,9 +15,13 @@
 /// Waiting: PostgreSQL delivers notifications only to a connection that reads
 /// from its socket, so the actor blocks in `await_notification` for at most
 /// `wait_timeout` per turn and then re-queues itself behind whatever arrived in
-/// its mailbox meanwhile. It never spins: an idle listener wakes
-/// 1 / wait_timeout times a second. It is spawned detached because of that
-/// blocking wait.
+/// its mailbox meanwhile; a subscription is LISTENed on when the wait in
+/// progress ends. With nothing subscribed it does not wait, so the first
+/// subscription is in force at once; after each subscription the waits start
+/// at 1 ms and double up to `wait_timeout`, so the burst of subscriptions of a
+/// starting node is in force within milliseconds, not one long wait after
+/// another. It never spins: an idle listener wakes 1 / wait_timeout times a
+/// second. It is spawned detached because of that blocking wait.
 ///
 /// Failures: a broken connection is logged and reopened after
 /// `reconnect_delay`, LISTENing on every channel again; subscribers keep their
@@ -34,6 +38,7 @@
 #include <caf/actor_system.hpp>
 #include <caf/expected.hpp>
 
+#include <algorithm>
 #include <chrono>
 #include <string>
 #include <string_view>
@@ -49,6 +54,31 @@ struct notify_listener_options {
   std::chrono::milliseconds wait_timeout{200};
   /// Pause before reopening a broken connection.
   std::chrono::milliseconds reconnect_delay{1000};
+};
+
+/// The lengths of the listener's waits: `first` after `restart()` (a
+/// subscription), then twice the previous one, up to `longest` (never below
+/// `first`). Before the first restart every wait is `longest`.
+class wait_schedule {
+public:
+  static constexpr std::chrono::microseconds first{1000};
+
+  explicit wait_schedule(std::chrono::microseconds longest) noexcept
+    : longest_(std::max(longest, first)), next_(longest_) {}
+
+  /// Back to the shortest wait.
+  void restart() noexcept { next_ = first; }
+
+  /// The next wait's length.
+  std::chrono::microseconds next() noexcept {
+    auto out = next_;
+    next_ = std::min(next_ * 2, longest_);
+    return out;
+  }
+
+private:
+  std::chrono::microseconds longest_;
+  std::chrono::microseconds next_;
 };
 
 /// The PostgreSQL channel a subscription name stands for: a name starting

@@ -7,8 +7,11 @@
 #include <doctest/doctest.h>
 
 #include <chrono>
+#include <memory>
 #include <optional>
 #include <string>
+#include <thread>
+#include <vector>
 
 using namespace tasker;
 using namespace tasker::messaging;
@@ -142,6 +145,72 @@ TEST_CASE_FIXTURE(listener_fixture, "the listener answers status while idle, so 
     .receive([&](std::uint64_t n) { delivered = n; }, [](const caf::error&) {});
   REQUIRE(delivered);
   CHECK(*delivered == 0);
+}
+
+TEST_CASE("subscriptions made one after another are each in force long before one full wait") {
+  // Waits of five seconds: a subscription that had to wait for a full wait to
+  // end would take seconds to answer for.
+  tasker::testing::scratch_db db;
+  caf::actor_system_config cfg;
+  add_message_types(cfg);
+  caf::actor_system sys{cfg};
+  auto spawned = actors::spawn_notify_listener(sys, {db.url(), 5s, 200ms});
+  REQUIRE(spawned);
+  auto listener = *spawned;
+  // Idle with nothing to listen on: the first subscription meets no wait.
+  std::this_thread::sleep_for(300ms);
+  const std::vector<std::string> channels{"tasker_one", "tasker_two", "tasker_three"};
+  std::vector<std::unique_ptr<caf::scoped_actor>> subscribers;
+  const auto started = std::chrono::steady_clock::now();
+  for (const auto& channel : channels) {
+    subscribers.push_back(std::make_unique<caf::scoped_actor>(sys));
+    auto& self = *subscribers.back();
+    self->send(listener, subscribe_wake{{channel}, ""});
+    // Answered after the subscription (one mailbox, in order): it is in force.
+    std::optional<std::uint64_t> answered;
+    self->request(listener, caf::timespan{10s}, status_atom::value)
+      .receive([&](std::uint64_t n) { answered = n; }, [](const caf::error&) {});
+    REQUIRE(answered);
+  }
+  const auto took = std::chrono::steady_clock::now() - started;
+  CHECK_MESSAGE(took < 2s, "three subscriptions took "
+                             << std::chrono::duration_cast<std::chrono::milliseconds>(took).count()
+                             << " ms with waits of 5 s");
+  // Each is listened on: a notification sent now wakes its subscriber.
+  for (std::size_t i = 0; i < channels.size(); ++i) {
+    auto conn = db.connect();
+    pqxx::work tx{conn};
+    tx.exec_params("SELECT pg_notify($1, '')", channels[i]);
+    tx.commit();
+    std::optional<std::string> got;
+    (*subscribers[i])->receive([&](const wake& w) { got = w.channel; },
+                               caf::after(caf::timespan{10s}) >> [] {});
+    REQUIRE(got);
+    CHECK(*got == channels[i]);
+  }
+  caf::anon_send(listener, stop_request{true});
+}
+
+TEST_CASE("the listener's waits start short after a subscription and double up to the longest") {
+  using us = std::chrono::microseconds;
+  actors::wait_schedule waits{us{200000}};
+  // Before any subscription: the longest wait.
+  CHECK(waits.next() == us{200000});
+  waits.restart();
+  std::vector<us> seen;
+  for (int i = 0; i < 10; ++i)
+    seen.push_back(waits.next());
+  CHECK(seen == std::vector<us>{us{1000}, us{2000}, us{4000}, us{8000}, us{16000}, us{32000},
+                                us{64000}, us{128000}, us{200000}, us{200000}});
+  waits.restart();
+  CHECK(waits.next() == us{1000});
+  CHECK(waits.next() == us{2000});
+  // A longest wait below the first: every wait is the first.
+  actors::wait_schedule tiny{us{10}};
+  CHECK(tiny.next() == us{1000});
+  tiny.restart();
+  CHECK(tiny.next() == us{1000});
+  CHECK(tiny.next() == us{1000});
 }
 
 TEST_CASE("a listener for an unreachable database is refused with a connection error") {
