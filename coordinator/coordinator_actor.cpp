@@ -251,7 +251,9 @@ void close_broker(coordinator_ptr self) {
       [=](const broker_status& final_status) {
         self->state.broker_status = final_status;
         log_event(self, "broker_closed", "",
-                  std::to_string(final_status.leased) + " lease(s) still out");
+                  std::to_string(final_status.leased) + " lease(s) still out; at most "
+                    + std::to_string(final_status.peak_leased) + " of "
+                    + std::to_string(final_status.size) + " connections leased at once");
         finish_shutdown(self);
       },
       [=](const caf::error& err) {

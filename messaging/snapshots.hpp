@@ -62,6 +62,7 @@ struct broker_status {
   std::uint64_t timeouts = 0;
   std::uint64_t reconnects = 0;
   std::uint64_t reclaimed = 0; ///< leases taken back from holders that died
+  std::uint32_t peak_leased = 0; ///< the most connections leased out at once so far
   bool closing = false;
   std::vector<lease_info> leases;
 };
@@ -188,7 +189,7 @@ struct node_inspection {
 
 TASKER_INSPECT(lease_info, x.id, x.holder, x.holder_name, x.held_for)
 TASKER_INSPECT(broker_status, x.size, x.leased, x.waiting, x.saturation, x.grants, x.timeouts,
-               x.reconnects, x.reclaimed, x.closing, x.leases)
+               x.reconnects, x.reclaimed, x.peak_leased, x.closing, x.leases)
 TASKER_INSPECT(executor_status, x.id, x.pool, x.state, x.breaker, x.items, x.errors, x.batches,
                x.batch_size, x.poll_interval, x.backpressure, x.paused)
 TASKER_INSPECT(pool_member, x.id, x.draining, x.age)

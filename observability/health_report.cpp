@@ -217,6 +217,7 @@ health_response orchestration_health(const observation& obs, const node_info& in
   body["database"] = json{
       {"pool_size", s.broker.size},
       {"active_connections", s.broker.leased},
+      {"peak_active_connections", s.broker.peak_leased},
       {"waiting", s.broker.waiting},
       {"saturation", unit_interval(s.broker.saturation)},
   };

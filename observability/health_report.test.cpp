@@ -40,6 +40,7 @@ observation healthy_observation() {
                  executor(3, "step_enqueuer")};
   s.broker.size = 10;
   s.broker.leased = 3;
+  s.broker.peak_leased = 7;
   s.broker.saturation = 0.3;
   s.uptime = 90s;
   s.executor_limit = 6;
@@ -90,6 +91,7 @@ TEST_CASE("every pool at its minimum healthy executors is healthy and ready") {
   CHECK(claimer["breaker"] == "closed");
   CHECK(h.body["database"]["pool_size"] == 10);
   CHECK(h.body["database"]["active_connections"] == 3);
+  CHECK(h.body["database"]["peak_active_connections"] == 7);
   CHECK(h.body["database"]["saturation"] == doctest::Approx(0.3));
   REQUIRE(h.body["events"].size() == 1);
   CHECK(h.body["events"][0]["kind"] == "scale_up");

@@ -179,6 +179,9 @@ void system_series(families& f, const observation& obs) {
           ratio(d(s.broker.leased), d(s.broker.size)));
   f.gauge("orchestration_db_pool_size", "Connections the broker holds.", d(s.broker.size));
   f.gauge("orchestration_db_connections_active", "Connections leased out now.", d(s.broker.leased));
+  f.gauge("orchestration_db_connections_peak",
+          "The most connections leased out at once since the node started.",
+          d(s.broker.peak_leased));
   f.gauge("orchestration_db_lease_waiters", "Executors waiting for a connection.",
           d(s.broker.waiting));
   f.counter("orchestration_db_lease_timeouts_total", "Lease requests that timed out.",

@@ -42,6 +42,7 @@ observation sample_observation() {
   s.executors[1].breaker = breaker_state::open;
   s.broker.size = 4;
   s.broker.leased = 1;
+  s.broker.peak_leased = 3;
   s.broker.saturation = 0.25;
   s.backpressure_events = 2;
   s.constraint_violations = 1;
@@ -134,6 +135,8 @@ TEST_CASE("series values come from the snapshot") {
   CHECK(series(fs, "orchestration_executor_health_state", "state", "healthy") == 1.0);
   CHECK(series(fs, "orchestration_active_executors") == 2);
   CHECK(series(fs, "orchestration_db_connections_used_ratio") == doctest::Approx(0.25));
+  CHECK(series(fs, "orchestration_db_connections_active") == 1);
+  CHECK(series(fs, "orchestration_db_connections_peak") == 3);
   CHECK(series(fs, "orchestration_backpressure_events_total") == 2);
   CHECK(series(fs, "orchestration_resource_constraint_violations_total") == 1);
   CHECK(series(fs, "orchestration_executor_efficiency_ratio") == doctest::Approx(0.4));

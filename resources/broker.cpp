@@ -48,6 +48,8 @@ bool ensure_open(broker_actor* self, broker_slot& slot) {
 
 void release(broker_actor* self, broker_slot& slot) {
   auto holder = slot.holder;
+  if (slot.leased)
+    --self->state.leased;
   slot.leased = false;
   slot.lease_id = 0;
   slot.holder = nullptr;
@@ -68,6 +70,7 @@ connection_lease grant(broker_actor* self, broker_slot& slot, const caf::actor_a
                                          return s.leased && s.holder == holder;
                                        });
   slot.leased = true;
+  st.peak_leased = std::max(st.peak_leased, ++st.leased);
   slot.lease_id = st.next_lease_id++;
   slot.holder = holder;
   slot.holder_name = std::move(holder_name);
@@ -137,6 +140,7 @@ broker_status status_of(broker_actor* self) {
   out.timeouts = st.timeouts;
   out.reconnects = st.reconnects;
   out.reclaimed = st.reclaimed;
+  out.peak_leased = st.peak_leased;
   out.closing = st.closing;
   auto now = self->clock().now();
   for (auto& slot : st.slots) {

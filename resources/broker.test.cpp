@@ -9,6 +9,7 @@
 #include <atomic>
 #include <chrono>
 #include <memory>
+#include <utility>
 
 using namespace tasker;
 using namespace tasker::messaging;
@@ -71,13 +72,18 @@ broker_status status(caf::scoped_actor& self, const caf::actor& broker) {
   return out;
 }
 
-} // namespace
-
-TEST_CASE("the broker never leases more connections than its size under 100 concurrent "
-          "requests") {
+// A scratch database and an actor system for one test.
+struct broker_env {
   tasker::testing::scratch_db db{false};
   caf::actor_system_config cfg;
   caf::actor_system sys{cfg};
+};
+
+} // namespace
+
+TEST_CASE_FIXTURE(broker_env,
+                  "the broker never leases more connections than its size under 100 concurrent "
+                  "requests") {
   auto broker = make_broker(sys, db.url(), 3);
   auto counters = std::make_shared<shared_counters>();
   for (int i = 0; i < 100; ++i)
@@ -92,6 +98,9 @@ TEST_CASE("the broker never leases more connections than its size under 100 conc
     CHECK(counters->queries_ok.load() == 100);
     CHECK(counters->errors.load() == 0);
     CHECK(counters->peak.load() <= 3);
+    // The broker's high-water mark: at least what the users saw at once.
+    CHECK(st.peak_leased <= 3);
+    CHECK(st.peak_leased >= static_cast<std::uint32_t>(counters->peak.load()));
     CHECK(st.size == 3);
     CHECK(st.grants == 100);
     CHECK(st.saturation <= 1.0);
@@ -99,10 +108,42 @@ TEST_CASE("the broker never leases more connections than its size under 100 conc
   }
 }
 
-TEST_CASE("the broker reclaims the lease of a holder that died") {
-  tasker::testing::scratch_db db{false};
-  caf::actor_system_config cfg;
-  caf::actor_system sys{cfg};
+TEST_CASE_FIXTURE(broker_env,
+                  "the broker's peak is the most connections leased out at once and never falls") {
+  auto broker = make_broker(sys, db.url(), 4);
+  {
+    caf::scoped_actor self{sys};
+    auto take = [&] {
+      std::uint64_t id = 0;
+      self->request(broker, caf::infinite, lease_request{1.0, caf::timespan{5s}, "test"})
+        .receive([&](const connection_lease& lease) { id = lease.id; },
+                 [&](caf::error& err) { FAIL(sys.render(err)); });
+      return id;
+    };
+    auto give_back = [&](std::uint64_t id) { self->send(broker, lease_return{id, false}); };
+    // Leased now, and the most leased at once so far.
+    using counts = std::pair<std::uint32_t, std::uint32_t>;
+    auto leased_and_peak = [&] {
+      auto st = status(self, broker);
+      return counts{st.leased, st.peak_leased};
+    };
+    CHECK(leased_and_peak() == counts{0, 0});
+    auto a = take();
+    auto b = take();
+    CHECK(leased_and_peak() == counts{2, 2});
+    give_back(a);
+    CHECK(leased_and_peak() == counts{1, 2});
+    auto c = take();
+    auto d = take();
+    CHECK(leased_and_peak() == counts{3, 3});
+    for (auto id : {b, c, d})
+      give_back(id);
+    CHECK(leased_and_peak() == counts{0, 3});
+    self->send_exit(broker, caf::exit_reason::user_shutdown);
+  }
+}
+
+TEST_CASE_FIXTURE(broker_env, "the broker reclaims the lease of a holder that died") {
   auto broker = make_broker(sys, db.url(), 1);
   {
     caf::scoped_actor self{sys};
@@ -126,14 +167,13 @@ TEST_CASE("the broker reclaims the lease of a holder that died") {
     auto st = status(self, broker);
     CHECK(st.reclaimed == 1);
     CHECK(st.leased == 0);
+    // The reclaimed lease stopped counting: one connection, one at a time.
+    CHECK(st.peak_leased == 1);
     self->send_exit(broker, caf::exit_reason::user_shutdown);
   }
 }
 
-TEST_CASE("a waiter that outlives its timeout gets a lease_timeout error") {
-  tasker::testing::scratch_db db{false};
-  caf::actor_system_config cfg;
-  caf::actor_system sys{cfg};
+TEST_CASE_FIXTURE(broker_env, "a waiter that outlives its timeout gets a lease_timeout error") {
   auto broker = make_broker(sys, db.url(), 1);
   {
     caf::scoped_actor holder{sys};
@@ -153,10 +193,7 @@ TEST_CASE("a waiter that outlives its timeout gets a lease_timeout error") {
   }
 }
 
-TEST_CASE("the heavier waiter wins a contended connection") {
-  tasker::testing::scratch_db db{false};
-  caf::actor_system_config cfg;
-  caf::actor_system sys{cfg};
+TEST_CASE_FIXTURE(broker_env, "the heavier waiter wins a contended connection") {
   auto broker = make_broker(sys, db.url(), 1);
   {
     caf::scoped_actor holder{sys};
@@ -190,10 +227,7 @@ TEST_CASE("the heavier waiter wins a contended connection") {
   }
 }
 
-TEST_CASE("a connection returned broken is reopened before the next grant") {
-  tasker::testing::scratch_db db{false};
-  caf::actor_system_config cfg;
-  caf::actor_system sys{cfg};
+TEST_CASE_FIXTURE(broker_env, "a connection returned broken is reopened before the next grant") {
   auto broker = make_broker(sys, db.url(), 1);
   {
     caf::scoped_actor self{sys};
@@ -224,10 +258,9 @@ TEST_CASE("a broker that cannot connect fails with connect_failed") {
   CHECK(res.error() == errc::connect_failed);
 }
 
-TEST_CASE("a free slot that cannot be reopened fails the lease at once with connect_failed") {
-  tasker::testing::scratch_db db{false};
-  caf::actor_system_config cfg;
-  caf::actor_system sys{cfg};
+TEST_CASE_FIXTURE(broker_env,
+                  "a free slot that cannot be reopened fails the lease at once with "
+                  "connect_failed") {
   // One real connection, closed as a database restart would leave it, and a
   // URL nothing answers on: the slot cannot be reopened.
   auto conns = resources::open_connections(resources::broker_options{db.url(), 1});

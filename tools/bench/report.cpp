@@ -1,6 +1,8 @@
 #include "tools/bench/report.hpp"
 
 #include <cstdio>
+#include <regex>
+#include <sstream>
 #include <string>
 
 namespace tasker::bench {
@@ -51,6 +53,14 @@ void burndown_rows(const nlohmann::json& r, bool judge, std::ostream& out) {
   auto budget = num(c, "executor_budget");
   row(out, "peak node connections in use (non-idle) in burndown",
       fmt(peak) + " of " + fmt(budget), "<= budget", verdict_if(judge, peak <= budget));
+  if (c.contains("peak_broker_leases") && c["peak_broker_leases"].is_number()) {
+    auto leases = num(c, "peak_broker_leases");
+    row(out, "peak broker leases in burndown (node's own count)",
+        fmt(leases) + " of " + fmt(budget), "<= budget", verdict_if(judge, leases <= budget));
+  } else {
+    row(out, "peak broker leases in burndown (node's own count)",
+        "not reported (no broker_closed line in the node's log)");
+  }
   row(out, "peak node connections open in burndown",
       fmt(num(c, "peak_node_connections")) + " of pool " + fmt(num(c, "pool_max_connections")),
       "<= pool max",
@@ -59,6 +69,19 @@ void burndown_rows(const nlohmann::json& r, bool judge, std::ostream& out) {
 }
 
 } // namespace
+
+std::optional<broker_peak> broker_peak_from_log(const std::string& node_log) {
+  static const std::regex pattern{
+    R"(coordinator: broker_closed: \d+ lease\(s\) still out; at most (\d+) of (\d+) connections)"};
+  std::optional<broker_peak> out;
+  std::istringstream in{node_log};
+  for (std::string line; std::getline(in, line);) {
+    std::smatch m;
+    if (std::regex_search(line, m, pattern))
+      out = broker_peak{std::stoll(m[1].str()), std::stoll(m[2].str())};
+  }
+  return out;
+}
 
 std::string reference_line(const nlohmann::json& machine) {
   auto ms = [&](const char* key) -> std::string {

@@ -23,6 +23,7 @@ nlohmann::json results(bool quick, double rate, int executors, double p50) {
         {"peak_node_connections_busy", 2},
         {"executor_budget", 35},
         {"peak_node_connections", 38},
+        {"peak_broker_leases", 3},
         {"pool_max_connections", 40},
         {"scaling_events", 0}}},
       {"latency",
@@ -60,7 +61,32 @@ TEST_CASE("a full-size run is judged against every target") {
   CHECK(verdict(text, "linear-4 latency at 20/s, p50") == "NOT met");
   CHECK(verdict(text, "linear-4 latency at 20/s, p99") == "met");
   CHECK(verdict(text, "coordinator CPU at 10000") == "met");
+  CHECK(verdict(text, "peak broker leases") == "met");
   CHECK(text.find("not judged") == std::string::npos);
+}
+
+TEST_CASE("broker leases above the executor budget are not met, and a missing count is said") {
+  auto r = results(false, 20, 10000, 15.0);
+  r["burndown_coordinator"]["peak_broker_leases"] = 36;
+  CHECK(verdict(table(r), "peak broker leases") == "NOT met");
+  r["burndown_coordinator"]["peak_broker_leases"] = nullptr;
+  auto text = table(r);
+  CHECK(verdict(text, "peak broker leases") == "");
+  CHECK(text.find("not reported (no broker_closed line") != std::string::npos);
+}
+
+TEST_CASE("the broker's peak is read from its line at the node's shutdown") {
+  using tasker::bench::broker_peak_from_log;
+  auto got = broker_peak_from_log(
+    "[2026-11-28 13:30:54.290] [info] coordinator: pools_drained: every executor stopped\n"
+    "[2026-11-28 13:30:54.297] [info] coordinator: broker_closed: 0 lease(s) still out; "
+    "at most 3 of 35 connections leased at once\n"
+    "[2026-11-28 13:30:54.340] [info] node bench-coordinator: stopped\n");
+  REQUIRE(got);
+  CHECK(got->peak == 3);
+  CHECK(got->size == 35);
+  CHECK_FALSE(broker_peak_from_log("[info] coordinator: broker_closed: 0 lease(s) still out\n"));
+  CHECK_FALSE(broker_peak_from_log(""));
 }
 
 TEST_CASE("a --quick run prints its figures without verdicts") {

@@ -2,6 +2,7 @@
 
 #include "messaging/queue_client.hpp"
 #include "messaging/wire.hpp"
+#include "tools/bench/report.hpp"
 #include "tools/bench/stats.hpp"
 #include "tools/common/child_process.hpp"
 
@@ -286,6 +287,8 @@ nlohmann::json run_burndown(server& srv, const deployment& dep, const node_setup
   double seconds = t_end - std::min(epoch_seconds(t0), t_first_created);
   auto steps = count * steps_per_task;
   auto lines = scaling_lines(ps.node->output());
+  // The broker's own high-water mark, from its line at the node's shutdown.
+  auto broker = broker_peak_from_log(ps.node->output());
   nlohmann::json out{{"mode", setup.label},
                      {"template", name},
                      {"tasks", count},
@@ -302,6 +305,8 @@ nlohmann::json run_burndown(server& srv, const deployment& dep, const node_setup
                      {"peak_node_connections", sampler.peak_total()},
                      {"peak_node_connections_busy", sampler.peak_busy()},
                      {"connection_samples", sampler.samples()},
+                     {"peak_broker_leases", broker ? nlohmann::json(broker->peak) : nullptr},
+                     {"broker_connections", broker ? nlohmann::json(broker->size) : nullptr},
                      {"pool_max_connections", setup.pool_max},
                      {"executor_budget", setup.pool_max - setup.reserved},
                      {"scaling_events", lines.size()},
