@@ -144,7 +144,8 @@ nlohmann::json inspection_json(const node_inspection& tree) {
             {"uptime_seconds", seconds(s.uptime)}}},
           {"broker",
            {{"id", tree.broker}, {"type", "tasker.broker"}, {"live", tree.broker_answered},
-            {"size", broker.size}, {"leased", broker.leased}, {"waiting", broker.waiting},
+            {"size", broker.size}, {"leased", broker.leased},
+            {"peak_leased", broker.peak_leased}, {"waiting", broker.waiting},
             {"saturation", broker.saturation}, {"leases", std::move(leases)}}},
           {"pools", std::move(pools)},
           {"events", std::move(events)}};
@@ -157,7 +158,8 @@ void print_inspection(const node_inspection& tree, std::ostream& out) {
       << s.items << "  errors " << s.errors << (s.shutting_down ? "  [draining]" : "") << '\n';
   auto broker = tree.broker_answered ? tree.broker_now : s.broker;
   out << "broker #" << tree.broker << "  " << broker.leased << '/' << broker.size
-      << " leased  " << broker.waiting << " waiting  saturation " << fixed(broker.saturation)
+      << " leased (peak " << broker.peak_leased << ")  " << broker.waiting
+      << " waiting  saturation " << fixed(broker.saturation)
       << (tree.broker_answered ? "" : "  (as of the last health tick: no answer now)") << '\n';
   for (auto& l : broker.leases)
     out << "  lease " << l.id << "  holder #" << l.holder << ' ' << l.holder_name << "  held "

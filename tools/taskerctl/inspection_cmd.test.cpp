@@ -187,6 +187,7 @@ TEST_CASE("the printed tree names every pool, executor and event it was given") 
   tree.broker_answered = true;
   tree.broker_now.size = 4;
   tree.broker_now.leased = 1;
+  tree.broker_now.peak_leased = 3;
   tree.broker_now.leases.push_back({7, 21, "task_claimer", std::chrono::milliseconds{20}});
   messaging::pool_snapshot p;
   p.name = "task_claimer";
@@ -211,10 +212,12 @@ TEST_CASE("the printed tree names every pool, executor and event it was given") 
   CHECK(text.find("#21") != std::string::npos);
   CHECK(text.find("healthy (paused)") != std::string::npos);
   CHECK(text.find("lease 7") != std::string::npos);
+  CHECK(text.find("1/4 leased (peak 3)") != std::string::npos);
   CHECK(text.find("manual_scale") != std::string::npos);
   auto doc = inspection_json(tree);
   CHECK(doc["pools"][0]["executors"][0]["id"] == 21);
   CHECK(doc["broker"]["leases"][0]["holder"] == 21);
+  CHECK(doc["broker"]["peak_leased"] == 3);
 }
 
 TEST_CASE("inspect --watch asks the node again for every print and stops after --count") {
