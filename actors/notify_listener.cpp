@@ -54,6 +54,7 @@ struct listener_state {
   // A listen_atom is on its way: the wait loop is running.
   bool armed = false;
   // Short waits after a subscription, doubling up to options.wait_timeout.
+  // (set from the options when the behavior starts)
   wait_schedule waits{std::chrono::microseconds{0}};
 
   static inline const char* name = "tasker.notify_listener";
@@ -120,13 +121,17 @@ void dispatch(listener_actor* self) {
   }
 }
 
-// Keeps the wait loop going: one listen_atom in flight at a time.
-void arm(listener_actor* self) {
+// Keeps the wait loop going, at once or after `delay`: one listen_atom in
+// flight at a time.
+void arm(listener_actor* self, caf::timespan delay = caf::timespan{0}) {
   auto& st = self->state;
   if (st.armed || st.stopping)
     return;
   st.armed = true;
-  self->send(self, listen_atom::value);
+  if (delay.count() > 0)
+    self->delayed_send(self, delay, listen_atom::value);
+  else
+    self->send(self, listen_atom::value);
 }
 
 void wait_once(listener_actor* self) {
@@ -135,8 +140,7 @@ void wait_once(listener_actor* self) {
   if (st.stopping)
     return;
   if (!st.conn && !reconnect(self)) {
-    st.armed = true;
-    self->delayed_send(self, st.options.reconnect_delay, listen_atom::value);
+    arm(self, st.options.reconnect_delay);
     return;
   }
   // Nothing to listen on: no wait, so the first subscription is handled the
@@ -149,8 +153,7 @@ void wait_once(listener_actor* self) {
                                 static_cast<long>(timeout.count() % 1000000));
   } catch (const std::exception& e) {
     drop_connection(self, e.what());
-    st.armed = true;
-    self->delayed_send(self, st.options.reconnect_delay, listen_atom::value);
+    arm(self, st.options.reconnect_delay);
     return;
   }
   dispatch(self);

@@ -48,8 +48,6 @@ bool ensure_open(broker_actor* self, broker_slot& slot) {
 
 void release(broker_actor* self, broker_slot& slot) {
   auto holder = slot.holder;
-  if (slot.leased)
-    --self->state.leased;
   slot.leased = false;
   slot.lease_id = 0;
   slot.holder = nullptr;
@@ -70,7 +68,9 @@ connection_lease grant(broker_actor* self, broker_slot& slot, const caf::actor_a
                                          return s.leased && s.holder == holder;
                                        });
   slot.leased = true;
-  st.peak_leased = std::max(st.peak_leased, ++st.leased);
+  const auto leased = std::count_if(st.slots.begin(), st.slots.end(),
+                                    [](const broker_slot& s) { return s.leased; });
+  st.peak_leased = std::max(st.peak_leased, static_cast<std::uint32_t>(leased));
   slot.lease_id = st.next_lease_id++;
   slot.holder = holder;
   slot.holder_name = std::move(holder_name);

@@ -85,8 +85,7 @@ struct broker_state {
   std::uint64_t timeouts = 0;
   std::uint64_t reconnects = 0;
   std::uint64_t reclaimed = 0;
-  /// Connections leased out now, and the most leased out at once so far.
-  std::uint32_t leased = 0;
+  /// The most connections leased out at once so far.
   std::uint32_t peak_leased = 0;
   /// libpq's message from the last failed reopen.
   std::string last_connect_error;

@@ -53,14 +53,13 @@ void burndown_rows(const nlohmann::json& r, bool judge, std::ostream& out) {
   auto budget = num(c, "executor_budget");
   row(out, "peak node connections in use (non-idle) in burndown",
       fmt(peak) + " of " + fmt(budget), "<= budget", verdict_if(judge, peak <= budget));
-  if (c.contains("peak_broker_leases") && c["peak_broker_leases"].is_number()) {
-    auto leases = num(c, "peak_broker_leases");
-    row(out, "peak broker leases in burndown (node's own count)",
-        fmt(leases) + " of " + fmt(budget), "<= budget", verdict_if(judge, leases <= budget));
-  } else {
-    row(out, "peak broker leases in burndown (node's own count)",
-        "not reported (no broker_closed line in the node's log)");
-  }
+  const bool leases_known =
+    c.contains("peak_broker_leases") && c["peak_broker_leases"].is_number();
+  const auto leases = num(c, "peak_broker_leases");
+  row(out, "peak broker leases in burndown (node's own count)",
+      leases_known ? fmt(leases) + " of " + fmt(budget)
+                   : "not reported (no broker_closed line in the node's log)",
+      leases_known ? "<= budget" : "", leases_known ? verdict_if(judge, leases <= budget) : -1);
   row(out, "peak node connections open in burndown",
       fmt(num(c, "peak_node_connections")) + " of pool " + fmt(num(c, "pool_max_connections")),
       "<= pool max",

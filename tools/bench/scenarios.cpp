@@ -286,9 +286,10 @@ nlohmann::json run_burndown(server& srv, const deployment& dep, const node_setup
   // line is seen up to one poll of the log later.
   double seconds = t_end - std::min(epoch_seconds(t0), t_first_created);
   auto steps = count * steps_per_task;
-  auto lines = scaling_lines(ps.node->output());
+  const auto node_log = ps.node->output();
+  auto lines = scaling_lines(node_log);
   // The broker's own high-water mark, from its line at the node's shutdown.
-  auto broker = broker_peak_from_log(ps.node->output());
+  auto broker = broker_peak_from_log(node_log);
   nlohmann::json out{{"mode", setup.label},
                      {"template", name},
                      {"tasks", count},
